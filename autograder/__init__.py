@@ -1,0 +1,1 @@
+"""Everything that checks work: self-checks, suites, reference, grading."""

@@ -1,0 +1,32 @@
+"""One function per graded exercise: ``check.<exercise>(your_function)``.
+
+Generated from the suites, so every exercise of the course has its check and
+its docstring says what is checked.
+"""
+
+from __future__ import annotations
+
+from autograder.checks.runner import run_check
+from autograder.suites import EXERCISES
+
+
+def _make(name: str):
+    exercise = EXERCISES[name]
+
+    def check(fn, *needed):
+        run_check(name, fn, *needed)
+
+    check.__name__ = check.__qualname__ = name
+    check.__doc__ = (
+        f"Exercise {exercise.number} · {name} ({exercise.points} points): {exercise.description}.\n\n"
+        "Runs the public cases, checks the returned type, shape, dtype, finiteness and values,\n"
+        "and that the inputs are left unchanged. Raises AssertionError on the first failure,\n"
+        "naming the known mistake it matches, if any."
+    )
+    return check
+
+
+for _name in EXERCISES:
+    globals()[_name] = _make(_name)
+
+__all__ = sorted(EXERCISES)

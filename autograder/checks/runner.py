@@ -1,0 +1,213 @@
+"""Run one exercise's public cases against a learner's function and explain the result.
+
+Reads the expected outputs, and the output of every catalogued mistake, from
+``data/fixtures/<lesson>/<exercise>.json``; never imports the reference.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from autograder.suites import EXERCISES
+from autograder.suites.core import (
+    Case,
+    Exercise,
+    Finding,
+    compare_outputs,
+    copy_inputs,
+    decode,
+    diagnose,
+    inputs_unchanged,
+    outputs_match,
+    unpack,
+)
+
+PASS, FAIL, SKIP = "✓", "✗", "·"
+PROPERTY_ORDER = ("returns", "type", "shape", "dtype", "finite", "values", "inputs")
+
+
+def fixtures_dir() -> Path:
+    """Where the public fixtures live: $RNNCOURSE_FIXTURES, else the course's data/fixtures."""
+    env = os.environ.get("RNNCOURSE_FIXTURES")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "data" / "fixtures"
+
+
+def fixture_path(exercise: Exercise) -> Path:
+    return fixtures_dir() / exercise.lesson / f"{exercise.name}.json"
+
+
+def load_fixture(exercise: Exercise) -> tuple[list[Case], list[dict], list[dict]]:
+    """Cases, expected graded outputs per case, and each mistake's outputs per case."""
+    path = fixture_path(exercise)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"the public cases for {exercise.name} are missing: {path} "
+            "(run `make fixtures`, or set RNNCOURSE_FIXTURES to the course's data/fixtures)"
+        ) from None
+    cases, expected, mistakes = [], [], []
+    for c in data["cases"]:
+        cases.append(Case(c["name"], {k: decode(v) for k, v in c["inputs"].items()}))
+        expected.append({k: decode(v) for k, v in c["expected"].items()})
+        mistakes.append(
+            {key: {k: decode(v) for k, v in outs.items()} for key, outs in c["mistakes"].items()}
+        )
+    return cases, expected, mistakes
+
+
+class CheckFailed(AssertionError):
+    """A self-check failed; the message says what, where, and (if known) which mistake."""
+
+
+def _short_traceback(exc: BaseException, keep: int = 3) -> str:
+    lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    tail = "".join(lines[-keep:]).rstrip()
+    return tail
+
+
+def evaluate(
+    exercise: Exercise, fn: Callable, cases, expected, mistakes, helpers: dict | None = None
+) -> dict[str, Any]:
+    """Run every case; return findings of the first failing case and a diagnosis.
+
+    The result has: ``status`` ("pass", "not_attempted", "error", "fail"),
+    ``findings`` (the findings that decide the verdict), ``case`` (the name of
+    the case they come from), ``message`` (one paragraph), ``mistakes`` (the
+    catalogued mistakes the learner's outputs equal on every case) and
+    ``maybe`` (those that match on the failing case only).
+    """
+    actual_by_case: list[dict | None] = []
+    verdict: dict[str, Any] | None = None
+    last_findings: list[Finding] = []
+    for case, exp in zip(cases, expected):
+        originals = case.inputs
+        given = copy_inputs(originals)
+        try:
+            raw = exercise.run(fn, given, helpers or {})
+        except NotImplementedError:
+            used = ", ".join(exercise.uses + exercise.needs)
+            extra = f" (or it uses your {used}: finish that first if it is still a stub)" if used else ""
+            return {
+                "status": "not_attempted",
+                "findings": [],
+                "case": case.name,
+                "message": f"{exercise.name} is not attempted yet: its body still raises "
+                f"NotImplementedError{extra}. Replace the `raise NotImplementedError()` line "
+                "with your code.",
+                "mistakes": [],
+                "maybe": [],
+            }
+        except Exception as exc:  # the learner's code crashed: say where, keep going no further
+            return {
+                "status": "error",
+                "findings": [],
+                "case": case.name,
+                "message": f"{exercise.name} raised {type(exc).__name__} on case '{case.name}':\n"
+                + _short_traceback(exc),
+                "mistakes": [],
+                "maybe": [],
+            }
+        outputs, returned = unpack(exercise, raw)
+        findings = [returned]
+        if returned.ok:
+            findings += compare_outputs(exercise, exp, outputs)
+            findings.append(inputs_unchanged(originals, given))
+            actual_by_case.append(outputs)
+        else:
+            actual_by_case.append(None)
+        last_findings = findings
+        if verdict is None and not all(f.ok for f in findings):
+            verdict = {"case": case.name, "findings": findings, "index": len(actual_by_case) - 1}
+
+    if verdict is None:
+        return {
+            "status": "pass",
+            "findings": last_findings,
+            "case": None,
+            "message": f"{exercise.name} passes all {len(cases)} public cases.",
+            "mistakes": [],
+            "maybe": [],
+        }
+    found = diagnose(exercise, actual_by_case, mistakes)
+    i = verdict["index"]
+    maybe = []
+    if not found and actual_by_case[i] is not None:
+        maybe = [
+            m
+            for m in exercise.mistakes
+            if m.key in mistakes[i] and outputs_match(exercise, mistakes[i][m.key], actual_by_case[i])
+        ]
+    failed = next(f for f in verdict["findings"] if not f.ok)
+    message = f"{exercise.name}: {failed.message} (case '{verdict['case']}')."
+    if found:
+        m = found[0]
+        message += f"\nThis looks like a known mistake: {m.what}.\nHow to find it: {m.hint}."
+    elif maybe:
+        m = maybe[0]
+        message += (
+            f"\nOn this case your output equals what you get when {m.what}.\nHow to find it: {m.hint}."
+        )
+    return {
+        "status": "fail",
+        "findings": verdict["findings"],
+        "case": verdict["case"],
+        "message": message,
+        "mistakes": found,
+        "maybe": maybe,
+    }
+
+
+def report_lines(exercise: Exercise, result: dict[str, Any], n_cases: int) -> list[str]:
+    """One line per property, then the verdict."""
+    lines = [f"{exercise.name} ({exercise.points} points): {n_cases} public cases"]
+    if result["status"] in ("not_attempted", "error"):
+        lines.append(f"  {FAIL} {result['message']}")
+        return lines
+    by_prop: dict[str, list[Finding]] = {}
+    for f in result["findings"]:
+        by_prop.setdefault(f.prop, []).append(f)
+    for prop in PROPERTY_ORDER:
+        if prop not in by_prop:
+            if result["status"] == "fail" and prop != "inputs":
+                lines.append(f"  {SKIP} {prop}: not checked (an earlier property failed)")
+            continue
+        for f in by_prop[prop]:
+            mark = PASS if f.ok else FAIL
+            where = f" (case '{result['case']}')" if not f.ok else ""
+            lines.append(f"  {mark} {f.message}{where}")
+    if result["status"] == "pass":
+        lines.append(f"  {PASS} all {n_cases} cases pass")
+    else:
+        for m in result["mistakes"]:
+            lines.append(f"  → This looks like a known mistake: {m.what}.")
+            lines.append(f"    How to find it: {m.hint}.")
+        for m in result["maybe"]:
+            lines.append(f"  → On this case your output equals what you get when {m.what}.")
+            lines.append(f"    How to find it: {m.hint}.")
+    return lines
+
+
+def run_check(name: str, fn: Callable, *needed: Callable, quiet: bool = False) -> None:
+    """Check the learner's ``fn`` for exercise ``name``; print a report; raise on failure.
+
+    ``needed`` are the other functions the check needs (``Exercise.needs``), in order.
+    """
+    exercise = EXERCISES[name]
+    usage = f"check.{name}({', '.join((name,) + exercise.needs)})"
+    if not callable(fn) or len(needed) != len(exercise.needs) or not all(map(callable, needed)):
+        raise CheckFailed(f"call the check with your function(s) themselves: {usage}")
+    cases, expected, mistakes = load_fixture(exercise)
+    helpers = dict(zip(exercise.needs, needed))
+    result = evaluate(exercise, fn, cases, expected, mistakes, helpers)
+    if not quiet:
+        print("\n".join(report_lines(exercise, result, len(cases))))
+    if result["status"] != "pass":
+        raise CheckFailed(result["message"])

@@ -1,0 +1,318 @@
+"""The description of an exercise that both tiers share.
+
+An :class:`Exercise` says what is graded and how, once:
+
+* the function under test (its name in the learner's notebook) and its points;
+* how to call it (:attr:`Exercise.call`) and which returned values are graded;
+* how to draw inputs (:attr:`Exercise.make_cases`): isolated cases, each
+  switching on one part of the computation so that every catalogued mistake
+  shows, followed by a combined random case so interacting bugs cannot pass;
+* tolerances, and the catalogue of known :class:`Mistake` s, in words.
+
+This module and the lesson suites are public: they hold no solution. The
+self-check tier reads the expected outputs (and the outputs each mistake
+produces) from ``data/fixtures/``; the grader computes them on fresh inputs
+from ``autograder.reference``. Both compare with :func:`compare_outputs`, so a
+learner sees the same verdict in the notebook as in the grade report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+Arrays = dict[str, Any]
+
+
+class NotAttempted(Exception):
+    """The function still raises ``NotImplementedError``: the stub is untouched."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Mistake:
+    """A known wrong answer: a short key, what it is, and how to look for it."""
+
+    key: str
+    what: str  # "the bias b_h is left out"
+    hint: str  # "check that b_h is added inside the tanh"
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One set of inputs, with a name that says what it isolates."""
+
+    name: str
+    inputs: Arrays
+
+
+@dataclasses.dataclass(frozen=True)
+class Exercise:
+    """Everything both tiers need to check one graded function."""
+
+    name: str  # the function's name in the notebook, e.g. "rnn_step_forward"
+    lesson: str  # "01_rnn_cell"
+    number: str  # "1.1", as in the notebook heading
+    points: int
+    returns: tuple[str, ...]  # names of the returned values, in order
+    graded: tuple[str, ...]  # the subset of ``returns`` that is compared
+    make_cases: Callable[[np.random.Generator], list[Case]]
+    mistakes: tuple[Mistake, ...]
+    rtol: float = 1e-6
+    atol: float = 1e-8
+    # Other functions of the learner's that this one calls by itself (e.g.
+    # rnn_output_forward calls softmax): named when it is "not attempted".
+    uses: tuple[str, ...] = ()
+    # Functions the check needs besides the one under test, passed in by the
+    # learner (``check.rnn_step_backward(rnn_step_backward, rnn_step_forward)``)
+    # and by name in the grader; ``call`` receives them as ``helpers``.
+    needs: tuple[str, ...] = ()
+    # How one case is run: (fn, inputs, helpers) -> the raw return value.
+    # The default calls fn(**inputs).
+    call: Callable[..., Any] | None = None
+    description: str = ""
+
+    def run(self, fn: Callable, inputs: Mapping[str, Any], helpers: Mapping[str, Callable] = {}) -> Any:
+        """Call the function under test on one case and return what it returned."""
+        if self.call is not None:
+            return self.call(fn, dict(inputs), dict(helpers))
+        return fn(**inputs)
+
+    def mistake(self, key: str) -> Mistake:
+        for m in self.mistakes:
+            if m.key == key:
+                return m
+        raise KeyError(f"{self.name} has no catalogued mistake {key!r}")
+
+
+# --------------------------------------------------------------------------
+# Comparing a result with what was expected
+# --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Finding:
+    """One property of one output: passed or not, and a sentence that says so."""
+
+    prop: str  # "returns", "type", "shape", "dtype", "finite", "values", "inputs"
+    ok: bool
+    message: str
+
+
+def unpack(exercise: Exercise, result: Any) -> tuple[dict[str, Any], Finding]:
+    """Split a raw return value into named outputs, or say why it cannot be."""
+    names = exercise.returns
+    if len(names) == 1:
+        return {names[0]: result}, Finding("returns", True, f"returns {names[0]}")
+    if not isinstance(result, tuple) or len(result) != len(names):
+        got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
+        return {}, Finding(
+            "returns",
+            False,
+            f"{exercise.name} should return a tuple ({', '.join(names)}), got {got}",
+        )
+    return dict(zip(names, result)), Finding("returns", True, f"returns ({', '.join(names)})")
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def compare_value(name: str, expected: Any, actual: Any, rtol: float, atol: float) -> list[Finding]:
+    """Compare one output. Stops at the first property that fails."""
+    findings: list[Finding] = []
+    if _is_integer(expected):
+        if not _is_integer(actual):
+            findings.append(Finding("type", False, f"{name}: expected an integer, got {type(actual).__name__}"))
+            return findings
+        findings.append(Finding("type", True, f"{name} is an integer"))
+        if int(actual) != int(expected):
+            findings.append(Finding("values", False, f"{name}: expected {int(expected)}, got {int(actual)}"))
+        else:
+            findings.append(Finding("values", True, f"{name} = {int(actual)}"))
+        return findings
+
+    expected = np.asarray(expected)
+    if not isinstance(actual, np.ndarray):
+        findings.append(
+            Finding("type", False, f"{name}: expected a numpy array, got {type(actual).__name__}")
+        )
+        return findings
+    findings.append(Finding("type", True, f"{name} is a numpy array"))
+    if actual.shape != expected.shape:
+        findings.append(
+            Finding(
+                "shape",
+                False,
+                f"{name}: expected shape {tuple(expected.shape)}, got {tuple(actual.shape)}",
+            )
+        )
+        return findings
+    findings.append(Finding("shape", True, f"{name} has shape {tuple(actual.shape)}"))
+    if actual.dtype != expected.dtype:
+        findings.append(
+            Finding(
+                "dtype",
+                False,
+                f"{name}: expected dtype {expected.dtype}, got {actual.dtype} "
+                "(keep the dtype of the inputs; do not cast)",
+            )
+        )
+        return findings
+    findings.append(Finding("dtype", True, f"{name} has dtype {actual.dtype}"))
+    bad = ~np.isfinite(actual)
+    if bad.any() and np.isfinite(expected).all():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        findings.append(
+            Finding(
+                "finite",
+                False,
+                f"{name}: {int(bad.sum())} of {actual.size} entries are NaN or inf "
+                f"(first at index {first}); look for an overflow (exp of a large number) "
+                "or a division by zero",
+            )
+        )
+        return findings
+    findings.append(Finding("finite", True, f"{name} is finite"))
+    with np.errstate(invalid="ignore", over="ignore"):
+        err = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
+        limit = atol + rtol * np.abs(expected.astype(np.float64))
+    err = np.where(np.isnan(err), np.inf, err)
+    if (err > limit).any():
+        worst = np.unravel_index(int(np.argmax(err - limit)), err.shape) if err.ndim else ()
+        worst_t = tuple(int(i) for i in worst)
+        findings.append(
+            Finding(
+                "values",
+                False,
+                f"{name}: values differ; largest error {float(err.max()):.3g} "
+                f"(at index {worst_t}: expected {float(expected[worst_t]):.6g}, "
+                f"got {float(actual[worst_t]):.6g}); tolerance atol={atol:g}, rtol={rtol:g}",
+            )
+        )
+        return findings
+    findings.append(
+        Finding("values", True, f"{name} matches (largest error {float(err.max()) if err.size else 0.0:.1e})")
+    )
+    return findings
+
+
+def compare_outputs(
+    exercise: Exercise, expected: Mapping[str, Any], actual: Mapping[str, Any]
+) -> list[Finding]:
+    """Compare every graded output; one list of findings for all of them."""
+    findings: list[Finding] = []
+    for name in exercise.graded:
+        findings += compare_value(name, expected[name], actual.get(name), exercise.rtol, exercise.atol)
+    return findings
+
+
+def outputs_match(exercise: Exercise, expected: Mapping[str, Any], actual: Mapping[str, Any]) -> bool:
+    """True when every graded output matches (NaN matching NaN)."""
+    for name in exercise.graded:
+        e, a = expected.get(name), actual.get(name)
+        if e is None or a is None:
+            return False
+        if _is_integer(e):
+            if not _is_integer(a) or int(a) != int(e):
+                return False
+            continue
+        if not isinstance(a, np.ndarray) or np.shape(a) != np.shape(e):
+            return False
+        if not np.allclose(a, e, rtol=exercise.rtol, atol=exercise.atol, equal_nan=True):
+            return False
+    return True
+
+
+def diagnose(
+    exercise: Exercise,
+    actual_by_case: Sequence[Mapping[str, Any] | None],
+    mistakes_by_case: Sequence[Mapping[str, Mapping[str, Any]]],
+) -> list[Mistake]:
+    """The catalogued mistakes whose outputs equal the learner's on every case."""
+    found = []
+    for mistake in exercise.mistakes:
+        if all(
+            actual is not None
+            and mistake.key in by_key
+            and outputs_match(exercise, by_key[mistake.key], actual)
+            for actual, by_key in zip(actual_by_case, mistakes_by_case)
+        ):
+            found.append(mistake)
+    return found
+
+
+def inputs_unchanged(before: Mapping[str, Any], after: Mapping[str, Any]) -> Finding:
+    """Did the call modify any input array in place?"""
+    for name, value in before.items():
+        if isinstance(value, np.ndarray) and not np.array_equal(value, after[name], equal_nan=True):
+            return Finding(
+                "inputs",
+                False,
+                f"the input {name} was modified in place; work on a copy "
+                "(e.g. x = x.copy(), or avoid +=, *= on arguments)",
+            )
+    return Finding("inputs", True, "leaves its inputs unchanged")
+
+
+def copy_inputs(inputs: Mapping[str, Any]) -> Arrays:
+    return {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in inputs.items()}
+
+
+# --------------------------------------------------------------------------
+# Arrays as JSON (fixtures, and the grader's pipe to its child process)
+# --------------------------------------------------------------------------
+
+
+def encode(value: Any) -> Any:
+    """A JSON-able form of an array or integer that :func:`decode` restores exactly."""
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "fiub":
+            raise TypeError(f"cannot encode an array of dtype {value.dtype}")
+        data = value.tolist()
+        if value.dtype.kind == "f":
+            data = _floats_to_json(data)
+        return {"dtype": str(value.dtype), "shape": list(value.shape), "data": data}
+    if _is_integer(value):
+        return {"int": int(value)}
+    if isinstance(value, (float, np.floating)):
+        return {"float": _floats_to_json(float(value))}
+    raise TypeError(f"cannot encode a {type(value).__name__}")
+
+
+def _floats_to_json(data: Any) -> Any:
+    if isinstance(data, list):
+        return [_floats_to_json(d) for d in data]
+    if data != data:
+        return "nan"
+    if data in (float("inf"), float("-inf")):
+        return "inf" if data > 0 else "-inf"
+    return data
+
+
+def _floats_from_json(data: Any) -> Any:
+    if isinstance(data, list):
+        return [_floats_from_json(d) for d in data]
+    if isinstance(data, str):
+        return float(data)
+    return data
+
+
+_ALLOWED_DTYPES = {"float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint8", "bool"}
+
+
+def decode(obj: Any) -> Any:
+    """Inverse of :func:`encode`. Accepts only plain numeric data."""
+    if not isinstance(obj, dict):
+        raise ValueError("not an encoded value")
+    if "int" in obj:
+        return int(obj["int"])
+    if "float" in obj:
+        return float(_floats_from_json(obj["float"]))
+    dtype = obj["dtype"]
+    if dtype not in _ALLOWED_DTYPES:
+        raise ValueError(f"dtype {dtype!r} is not allowed")
+    arr = np.array(_floats_from_json(obj["data"]), dtype=dtype)
+    return arr.reshape(tuple(int(s) for s in obj["shape"]))
