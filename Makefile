@@ -11,6 +11,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 PYTEST_ARGS ?=
+# nbgrader shells out to tools installed beside it (alembic), so the venv's bin comes first.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: setup test lint lab release fixtures grade gradescope bench clean
 

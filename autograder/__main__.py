@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"unknown command {command!r}\n{__doc__}", file=sys.stderr)
         return 2
-    return run(rest) or 0 if command in ("grade", "gradescope") else (run() or 0)
+    return (run(rest) if command in ("grade", "gradescope") else run()) or 0
 
 
 if __name__ == "__main__":

@@ -167,7 +167,8 @@ def evaluate(
 
 def report_lines(exercise: Exercise, result: dict[str, Any], n_cases: int) -> list[str]:
     """One line per property, then the verdict."""
-    lines = [f"{exercise.name} ({exercise.points} points): {n_cases} public cases"]
+    unit = "point" if exercise.points == 1 else "points"
+    lines = [f"{exercise.name} ({exercise.points} {unit}): {n_cases} public cases"]
     if result["status"] in ("not_attempted", "error"):
         lines.append(f"  {FAIL} {result['message']}")
         return lines

@@ -1,0 +1,28 @@
+"""Loaders for the datasets that ship in ``data/`` (see ``data/README.md``).
+
+The course runs offline: every loader reads a file of this repository and
+never downloads. ``RNNCOURSE_DATA`` overrides where ``data/`` is.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def data_dir() -> Path:
+    """The course's data directory: $RNNCOURSE_DATA, else ``data/`` beside this package."""
+    env = os.environ.get("RNNCOURSE_DATA")
+    path = Path(env) if env else Path(__file__).resolve().parents[1] / "data"
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"the course data directory {path} does not exist; "
+            "run from a clone of the course or set RNNCOURSE_DATA"
+        )
+    return path
+
+
+def load_first_names() -> list[str]:
+    """5,163 lower-case US first names (1990 census), sorted: sequences of varying length."""
+    text = (data_dir() / "us_census_1990_first_names.txt").read_text(encoding="utf-8")
+    return [line for line in text.splitlines() if line]
