@@ -181,7 +181,7 @@ def _softmax_cases(rng: np.random.Generator) -> list[Case]:
             "large scores (would overflow exp without a shift)",
             {"scores": 800.0 + _normal(rng, 2, 4, scale=3.0)},
         ),
-        Case("per-step scores (N, T, V)", {"scores": _normal(rng, 2, 3, 5, scale=2.0)}),
+        Case("random per-step scores (N, T, V)", {"scores": _normal(rng, 2, 3, 5, scale=2.0)}),
     ]
 
 
@@ -361,12 +361,13 @@ def _count_cases(rng: np.random.Generator) -> list[Case]:
     D, H, V = (int(v) for v in rng.integers(2, 40, size=3))
     T = int(rng.integers(5, 50))
     sizes.append((D, H + 41, V, T))  # H > 40 keeps H distinct from D and V
+    names = ["small sizes", "one input feature, a long sequence", "random sizes"]
     return [
         Case(
-            f"input_size={d}, hidden_size={h}, output_size={v}, seq_len={t}",
+            f"{name}: input_size={d}, hidden_size={h}, output_size={v}, seq_len={t}",
             {"input_size": d, "hidden_size": h, "output_size": v, "seq_len": t},
         )
-        for d, h, v, t in sizes
+        for name, (d, h, v, t) in zip(names, sizes)
     ]
 
 
