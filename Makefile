@@ -31,8 +31,11 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check rnncourse autograder tests solutions
 
+# JupyterLab rooted at notebooks/, opening lesson 01. Root needs --allow-root.
+LAB_ARGS ?=
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(ROOT_FLAG) $(LAB_ARGS) notebooks/01_rnn_cell/01_rnn_cell.ipynb
 
 release: $(STAMP)
 	$(PY) -m autograder release
