@@ -35,8 +35,11 @@ def public_seed(exercise: Exercise) -> int:
 
 
 def graded_outputs(exercise: Exercise, fn, inputs) -> dict:
+    # Backward passes need a forward pass to build their cache: the reference's.
+    helpers = {name: REFERENCE[name] for name in exercise.needs}
     with np.errstate(all="ignore"):
-        raw = exercise.run(fn, {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in inputs.items()})
+        given = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in inputs.items()}
+        raw = exercise.run(fn, given, helpers)
     outputs, returned = unpack(exercise, raw)
     if not returned.ok:
         raise RuntimeError(f"{exercise.name}: {returned.message}")

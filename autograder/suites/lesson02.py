@@ -1,0 +1,651 @@
+"""Lesson 02 · backpropagation through time: what is graded and how.
+
+The forward pass is given to learners in a locked cell of the notebook, with a
+fixed cache layout: one step's cache is the tuple
+``(x, h_prev, W_xh, W_hh, h_next)`` and ``rnn_forward``'s cache is the list of
+step caches in time order. The backward checks build that cache themselves
+from the case's inputs (see :func:`_rnn_forward`), so every case is
+deterministic and needs nothing from the learner but the function under test.
+
+Besides the gradients, each backward check grades three properties computed
+inside :attr:`Exercise.call`, so that the self-check and the grader apply
+them alike:
+
+* ``numerical_check_failures``: how many of the returned gradients disagree
+  with a central difference of the loss ``sum(h * dh)`` taken along a random
+  direction (a projection of the numerical gradient; expected 0);
+* ``second_call_differs``: 1 when calling the function again on fresh copies
+  of the same inputs gives different gradients, i.e. the function keeps state
+  between calls (a global accumulator, a mutable default argument);
+* ``inputs_modified``: 1 when the call changed its upstream gradient or an
+  array of the cache in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from autograder.suites.core import Case, Exercise, Mistake
+
+LESSON = "02_bptt"
+
+STEP_GRADS = ("dx", "dh_prev", "dW_xh", "dW_hh", "db_h")
+SEQ_GRADS = ("dx", "dh0", "dW_xh", "dW_hh", "db_h")
+PROPERTY_FLAGS = ("numerical_check_failures", "second_call_differs", "inputs_modified")
+PARAM_NAMES = ("W_xh", "W_hh", "b_h", "W_hy", "b_y")
+
+
+def _normal(rng: np.random.Generator, *shape: int, scale: float = 1.0) -> np.ndarray:
+    return (scale * rng.standard_normal(shape)).astype(np.float64)
+
+
+# --------------------------------------------------------------------------
+# Shared by the calls: the given forward pass, and the extra properties
+# --------------------------------------------------------------------------
+
+
+def _rnn_forward(x, h0, W_xh, W_hh, b_h):
+    """The notebook's locked forward pass: states (N, T, H) and the list of step caches."""
+    N, T, _ = x.shape
+    h = np.empty((N, T, h0.shape[1]))
+    caches = []
+    h_prev = h0
+    for t in range(T):
+        h[:, t] = np.tanh(x[:, t] @ W_xh + h_prev @ W_hh + b_h)
+        caches.append((x[:, t], h_prev, W_xh, W_hh, h[:, t]))
+        h_prev = h[:, t]
+    return h, caches
+
+
+def _as_tuple(name: str, result: Any, names: Sequence[str]) -> tuple:
+    if not isinstance(result, (tuple, list)) or len(result) != len(names):
+        got = (
+            f"a tuple of {len(result)}"
+            if isinstance(result, (tuple, list))
+            else type(result).__name__
+        )
+        raise TypeError(f"{name} should return a tuple ({', '.join(names)}), got {got}")
+    return tuple(np.array(r, copy=True) if isinstance(r, np.ndarray) else r for r in result)
+
+
+def _as_float(value: Any) -> Any:
+    """A scalar result as a 0-d float64 array, so that it is compared like an array."""
+    if isinstance(value, (float, int, np.floating, np.integer)) and not isinstance(
+        value, (bool, np.bool_)
+    ):
+        return np.asarray(value, dtype=np.float64)
+    return value
+
+
+def _changed(before: Sequence[np.ndarray], after: Sequence[np.ndarray]) -> int:
+    return int(any(not np.array_equal(b, a, equal_nan=True) for b, a in zip(before, after)))
+
+
+def _differ(first: Sequence[Any], second: Sequence[Any]) -> int:
+    for a, b in zip(first, second):
+        if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+            if a.shape != b.shape or not np.array_equal(a, b, equal_nan=True):
+                return 1
+        elif type(a) is not type(b) or not np.array_equal(np.asarray(a), np.asarray(b)):
+            return 1
+    return 0
+
+
+def _numerical_check_failures(
+    loss: Callable[..., float], args: Sequence[np.ndarray], grads: Sequence[Any], seed: int
+) -> int:
+    """How many gradients disagree with a central difference of ``loss`` along a random direction.
+
+    For the k-th argument, the derivative of loss along a random direction v,
+    (loss(.., arg + eps v, ..) - loss(.., arg - eps v, ..)) / (2 eps), must equal
+    sum(grad_k * v) to a relative 1e-6.
+    """
+    rng = np.random.default_rng(seed)
+    eps = 1e-5
+    failures = 0
+    for k, (arg, grad) in enumerate(zip(args, grads)):
+        v = rng.standard_normal(arg.shape)
+        if not isinstance(grad, np.ndarray) or grad.shape != arg.shape:
+            failures += 1
+            continue
+        plus, minus = list(args), list(args)
+        plus[k], minus[k] = arg + eps * v, arg - eps * v
+        numeric = (loss(*plus) - loss(*minus)) / (2 * eps)
+        with np.errstate(all="ignore"):
+            analytic = float(np.sum(grad.astype(np.float64) * v))
+        if not abs(numeric - analytic) <= 1e-8 + 1e-6 * (abs(numeric) + abs(analytic)):
+            failures += 1
+    return failures
+
+
+# --------------------------------------------------------------------------
+# 2.1 rnn_step_backward
+# --------------------------------------------------------------------------
+
+
+def _step_backward_cases(rng: np.random.Generator) -> list[Case]:
+    N, D, H = 3, 4, 5
+
+    def params(bias=True):
+        return {
+            "W_xh": _normal(rng, D, H, scale=0.8),
+            "W_hh": _normal(rng, H, H, scale=0.8),
+            "b_h": _normal(rng, H) if bias else np.zeros(H),
+        }
+
+    zeros_x, zeros_h = np.zeros((N, D)), np.zeros((N, H))
+    return [
+        Case(
+            "bias only (x = 0, h_prev = 0)",
+            {"dh_next": _normal(rng, N, H), "x": zeros_x, "h_prev": zeros_h, **params()},
+        ),
+        Case(
+            "input only (h_prev = 0, b_h = 0)",
+            {
+                "dh_next": _normal(rng, N, H),
+                "x": _normal(rng, N, D),
+                "h_prev": zeros_h,
+                **params(False),
+            },
+        ),
+        Case(
+            "recurrence only (x = 0, b_h = 0)",
+            {
+                "dh_next": _normal(rng, N, H),
+                "x": zeros_x,
+                "h_prev": _normal(rng, N, H, scale=0.8),
+                **params(False),
+            },
+        ),
+        Case(
+            "everything random",
+            {
+                "dh_next": _normal(rng, N, H),
+                "x": _normal(rng, N, D),
+                "h_prev": np.tanh(_normal(rng, N, H)),
+                **params(),
+            },
+        ),
+    ]
+
+
+def _call_step_backward(fn: Callable, inputs: dict, helpers: dict) -> tuple:
+    dh_next, x, h_prev, W_xh, W_hh, b_h = (
+        inputs[k] for k in ("dh_next", "x", "h_prev", "W_xh", "W_hh", "b_h")
+    )
+    h_next = np.tanh(x @ W_xh + h_prev @ W_hh + b_h)
+    given = (dh_next, x, h_prev, W_xh, W_hh, h_next)
+    pristine = [a.copy() for a in given]
+    grads = _as_tuple("rnn_step_backward", fn(dh_next, (x, h_prev, W_xh, W_hh, h_next)), STEP_GRADS)
+    modified = _changed(pristine, given)
+    fresh = [a.copy() for a in pristine]
+    again = _as_tuple("rnn_step_backward", fn(fresh[0], tuple(fresh[1:])), STEP_GRADS)
+    dh0 = pristine[0]
+
+    def loss(x, h_prev, W_xh, W_hh, b_h):
+        return float(np.sum(np.tanh(x @ W_xh + h_prev @ W_hh + b_h) * dh0))
+
+    failures = _numerical_check_failures(loss, pristine[1:5] + [b_h.copy()], grads, seed=21)
+    return (*grads, failures, _differ(grads, again), modified)
+
+
+RNN_STEP_BACKWARD = Exercise(
+    name="rnn_step_backward",
+    lesson=LESSON,
+    number="2.1",
+    points=4,
+    returns=STEP_GRADS + PROPERTY_FLAGS,
+    graded=STEP_GRADS + PROPERTY_FLAGS,
+    make_cases=_step_backward_cases,
+    call=_call_step_backward,
+    description="the gradients of one RNN step, given the upstream gradient dh_next and the step's cache",
+    mistakes=(
+        Mistake(
+            "no_tanh_derivative",
+            "the tanh derivative is left out: dh_next is used as the gradient of the pre-activation",
+            "multiply dh_next by the tanh derivative 1 - h_next**2 before anything else",
+        ),
+        Mistake(
+            "tanh_derivative_of_h_next",
+            "the tanh derivative is taken at the wrong point: 1 - tanh(h_next)**2 applies tanh twice",
+            "h_next already is tanh(a), so tanh'(a) = 1 - h_next**2; do not call np.tanh again",
+        ),
+        Mistake(
+            "tanh_derivative_at_h_prev",
+            "the tanh derivative is taken at the wrong point: 1 - h_prev**2 uses the old state",
+            "the tanh of this step produced h_next, so its derivative is 1 - h_next**2",
+        ),
+        Mistake(
+            "dW_hh_from_h_next",
+            "dW_hh is built from h_next instead of h_prev",
+            "W_hh multiplies h_prev in the forward pass, so dW_hh = h_prev.T @ da",
+        ),
+        Mistake(
+            "W_hh_not_transposed",
+            "dh_prev uses W_hh instead of its transpose",
+            "the forward computes h_prev @ W_hh, so the gradient flows back as da @ W_hh.T",
+        ),
+        Mistake(
+            "db_h_averaged",
+            "db_h is averaged over the batch instead of summed",
+            "b_h is added to every row of the batch, so its gradient is da.sum(axis=0)",
+        ),
+        Mistake(
+            "modifies_upstream",
+            "the upstream gradient dh_next is modified in place (e.g. dh_next *= 1 - h_next**2)",
+            "compute da = dh_next * (1 - h_next**2) into a new array; the caller still needs dh_next",
+        ),
+    ),
+)
+
+
+# --------------------------------------------------------------------------
+# 2.2 rnn_backward
+# --------------------------------------------------------------------------
+
+
+def _backward_cases(rng: np.random.Generator) -> list[Case]:
+    N, T, D, H = 2, 4, 3, 5
+
+    def params():
+        return {
+            "x": _normal(rng, N, T, D),
+            "h0": _normal(rng, N, H, scale=0.5),
+            "W_xh": _normal(rng, D, H, scale=0.7),
+            "W_hh": _normal(rng, H, H, scale=0.7),
+            "b_h": _normal(rng, H, scale=0.3),
+        }
+
+    dh_last, dh_first = np.zeros((N, T, H)), np.zeros((N, T, H))
+    dh_last[:, -1] = _normal(rng, N, H)
+    dh_first[:, 0] = _normal(rng, N, H)
+    return [
+        Case("upstream gradient at the last step only", {"dh": dh_last, **params()}),
+        Case("upstream gradient at the first step only", {"dh": dh_first, **params()}),
+        Case("everything random", {"dh": _normal(rng, N, T, H), **params()}),
+    ]
+
+
+def _call_backward(fn: Callable, inputs: dict, helpers: dict) -> tuple:
+    dh, x, h0, W_xh, W_hh, b_h = (inputs[k] for k in ("dh", "x", "h0", "W_xh", "W_hh", "b_h"))
+    h, cache = _rnn_forward(x, h0, W_xh, W_hh, b_h)
+    given = (dh, x, h0, W_xh, W_hh, h)
+    pristine = [a.copy() for a in given]
+    grads = _as_tuple("rnn_backward", fn(dh, cache), SEQ_GRADS)
+    modified = _changed(pristine, given)
+    fresh = [a.copy() for a in pristine]
+    _, fresh_cache = _rnn_forward(fresh[1], fresh[2], fresh[3], fresh[4], b_h.copy())
+    again = _as_tuple("rnn_backward", fn(fresh[0], fresh_cache), SEQ_GRADS)
+    dh_up = pristine[0]
+
+    def loss(x, h0, W_xh, W_hh, b_h):
+        return float(np.sum(_rnn_forward(x, h0, W_xh, W_hh, b_h)[0] * dh_up))
+
+    failures = _numerical_check_failures(loss, pristine[1:5] + [b_h.copy()], grads, seed=22)
+    return (*grads, failures, _differ(grads, again), modified)
+
+
+RNN_BACKWARD = Exercise(
+    name="rnn_backward",
+    lesson=LESSON,
+    number="2.2",
+    points=4,
+    returns=SEQ_GRADS + PROPERTY_FLAGS,
+    graded=SEQ_GRADS + PROPERTY_FLAGS,
+    make_cases=_backward_cases,
+    call=_call_backward,
+    uses=("rnn_step_backward",),
+    description="backpropagation through time over a whole sequence, given the upstream gradient of every state",
+    mistakes=(
+        Mistake(
+            "grads_overwritten",
+            "the weight gradients are overwritten at each step instead of accumulated over time",
+            "the weights are shared by every step: start dW_xh, dW_hh, db_h at zero and add (+=) each step's share",
+        ),
+        Mistake(
+            "upstream_not_added",
+            "the upstream gradient dh[:, t] of a step is not added to the gradient flowing back "
+            "(only the last step's is used)",
+            "the gradient reaching h_t is dh[:, t] + the dh_prev returned by step t + 1",
+        ),
+        Mistake(
+            "not_carried",
+            "the gradient does not flow back through time: each step sees only its own dh[:, t]",
+            "pass dh[:, t] + dh_prev to the step, where dh_prev came back from step t + 1",
+        ),
+        Mistake(
+            "forward_in_time",
+            "the loop runs forward in time (t = 0, 1, ...) instead of backward",
+            "the gradient of step t needs what comes back from step t + 1: loop for t in reversed(range(T))",
+        ),
+        Mistake(
+            "modifies_upstream",
+            "the upstream array dh is modified in place (e.g. dh[:, t - 1] += dh_prev)",
+            "keep the carried gradient in its own variable and add it as dh[:, t] + dh_prev",
+        ),
+    ),
+)
+
+
+# --------------------------------------------------------------------------
+# 2.3 numerical_gradient
+# --------------------------------------------------------------------------
+
+
+def _numerical_cases(rng: np.random.Generator) -> list[Case]:
+    def case(shape, **eps):
+        return {
+            "x": _normal(rng, *shape),
+            "w": _normal(rng, *shape),
+            "c": _normal(rng, *shape, scale=0.5),
+            **eps,
+        }
+
+    return [
+        Case("a vector x (5,), eps = 1e-3", case((5,), eps=1e-3)),
+        Case("a matrix x (3, 4), eps = 1e-3", case((3, 4), eps=1e-3)),
+        Case("a random matrix x (2, 3), the default eps", case((2, 3))),
+    ]
+
+
+def _call_numerical(fn: Callable, inputs: dict, helpers: dict) -> tuple:
+    x, w, c = inputs["x"], inputs["w"], inputs["c"]
+    before = x.copy()
+
+    def f(z):
+        # f(z) = sum(w * tanh(z)) + (sum(c * z))**2 / 2: the square couples the entries
+        return float(np.sum(w * np.tanh(z)) + 0.5 * np.sum(c * z) ** 2)
+
+    grad = fn(f, x, eps=inputs["eps"]) if "eps" in inputs else fn(f, x)
+    return grad, _changed([before], [x])
+
+
+NUMERICAL_GRADIENT = Exercise(
+    name="numerical_gradient",
+    lesson=LESSON,
+    number="2.3",
+    points=2,
+    returns=("grad", "x_modified"),
+    graded=("grad", "x_modified"),
+    make_cases=_numerical_cases,
+    call=_call_numerical,
+    rtol=1e-6,
+    atol=1e-7,
+    description="the central-difference gradient of a scalar function f at x, restoring x after each entry",
+    mistakes=(
+        Mistake(
+            "forward_difference",
+            "a one-sided (forward) difference (f(x + eps) - f(x)) / eps is used",
+            "use the central difference (f(x + eps) - f(x - eps)) / (2 * eps): its error is O(eps**2), not O(eps)",
+        ),
+        Mistake(
+            "missing_factor_two",
+            "the central difference is divided by eps instead of 2 * eps",
+            "x + eps and x - eps are 2 * eps apart",
+        ),
+        Mistake(
+            "not_restored",
+            "x is not restored after an entry is perturbed: it stays at old - eps",
+            "save old = x[idx] and set x[idx] = old after the two evaluations",
+        ),
+        Mistake(
+            "all_at_once",
+            "every entry is perturbed at the same time, so all entries of the result are equal",
+            "perturb one entry at a time (loop over np.ndindex(x.shape)) and fill grad[idx]",
+        ),
+        Mistake(
+            "flat_gradient",
+            "the gradient is returned flat, shape (x.size,), instead of shaped like x",
+            "allocate grad = np.zeros(x.shape) and index it with the same idx as x",
+        ),
+    ),
+)
+
+
+# --------------------------------------------------------------------------
+# 2.4 relative_error
+# --------------------------------------------------------------------------
+
+
+def _relative_cases(rng: np.random.Generator) -> list[Case]:
+    a = _normal(rng, 3, 4)
+    big = 1e3 * _normal(rng, 5)
+    return [
+        Case(
+            "equal arrays, with zeros in both",
+            {"a": np.array([0.0, 1.5, -2.0, 0.0]), "b": np.array([0.0, 1.5, -2.0, 0.0])},
+        ),
+        Case(
+            "opposite signs in one entry",
+            {"a": np.array([1.0, -2.0, 0.5, 3.0]), "b": np.array([-1.0, -2.1, 0.5, 3.0])},
+        ),
+        Case("a close to b, (3, 4)", {"a": a, "b": a * (1 + 1e-3 * _normal(rng, 3, 4))}),
+        Case("random large values, (5,)", {"a": big, "b": big + _normal(rng, 5)}),
+    ]
+
+
+RELATIVE_ERROR = Exercise(
+    name="relative_error",
+    lesson=LESSON,
+    number="2.4",
+    points=1,
+    returns=("error",),
+    graded=("error",),
+    make_cases=_relative_cases,
+    call=lambda fn, inputs, helpers: _as_float(fn(inputs["a"], inputs["b"])),
+    description="the largest entrywise |a - b| / (|a| + |b|), counting entries where both are 0 as 0",
+    mistakes=(
+        Mistake(
+            "no_zero_guard",
+            "entries where a and b are both 0 give 0 / 0 = nan",
+            "count such entries as 0: np.maximum(|a| + |b|, 1e-8) in the denominator does it",
+        ),
+        Mistake(
+            "mean_not_max",
+            "the mean of the entrywise errors is returned instead of the largest",
+            "one bad entry must show: take .max()",
+        ),
+        Mistake(
+            "relative_to_a",
+            "the error is relative to a alone, |a - b| / |a|",
+            "divide by |a| + |b|, so that relative_error(a, b) == relative_error(b, a)",
+        ),
+        Mistake(
+            "abs_of_sum",
+            "the denominator is |a + b| instead of |a| + |b|",
+            "take the absolute values first: np.abs(a) + np.abs(b) (a + b can cancel to 0)",
+        ),
+        Mistake(
+            "absolute_error",
+            "the absolute error max |a - b| is returned, without dividing",
+            "divide each |a - b| by |a| + |b|, so that the size of the numbers does not matter",
+        ),
+    ),
+)
+
+
+# --------------------------------------------------------------------------
+# 2.5 clip_by_global_norm
+# --------------------------------------------------------------------------
+
+
+def _clip_cases(rng: np.random.Generator) -> list[Case]:
+    def grads(scale):
+        return {
+            "g0": _normal(rng, 3, 4, scale=scale),
+            "g1": _normal(rng, 4, 4, scale=scale),
+            "g2": _normal(rng, 4, scale=scale),
+        }
+
+    unit = {k: g / np.linalg.norm(g) for k, g in grads(1.0).items()}  # norms 1, total sqrt(3)
+    spike = grads(0.1)
+    spike["g1"][2, 1] = 8.0
+    return [
+        Case("total norm below max_norm: nothing to clip", {**grads(0.1), "max_norm": 5.0}),
+        Case("every array below max_norm, the total above it", {**unit, "max_norm": 1.5}),
+        Case("one large entry", {**spike, "max_norm": 1.0}),
+        Case("everything random and large", {**grads(3.0), "max_norm": 2.0}),
+    ]
+
+
+def _call_clip(fn: Callable, inputs: dict, helpers: dict) -> tuple:
+    arrays = [inputs["g0"], inputs["g1"], inputs["g2"]]
+    before = [g.copy() for g in arrays]
+    result = fn(list(arrays), inputs["max_norm"])
+    if not isinstance(result, tuple) or len(result) != 2:
+        got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
+        raise TypeError(
+            f"clip_by_global_norm should return a tuple (clipped, total_norm), got {got}"
+        )
+    clipped, total_norm = result
+    if not isinstance(clipped, (list, tuple)) or len(clipped) != len(arrays):
+        raise TypeError(
+            f"clipped should be a list with one array per gradient ({len(arrays)}), "
+            f"got {type(clipped).__name__}"
+        )
+    return (*clipped, _as_float(total_norm), _changed(before, arrays))
+
+
+CLIP_BY_GLOBAL_NORM = Exercise(
+    name="clip_by_global_norm",
+    lesson=LESSON,
+    number="2.5",
+    points=2,
+    returns=("clipped[0]", "clipped[1]", "clipped[2]", "total_norm", "inputs_modified"),
+    graded=("clipped[0]", "clipped[1]", "clipped[2]", "total_norm", "inputs_modified"),
+    make_cases=_clip_cases,
+    call=_call_clip,
+    description="rescale a list of gradients together so that their global norm is at most max_norm",
+    mistakes=(
+        Mistake(
+            "elementwise",
+            "each entry is clipped to [-max_norm, max_norm] instead of rescaling by the global norm",
+            "np.clip changes the direction of the gradient; multiply every array by max_norm / total_norm instead",
+        ),
+        Mistake(
+            "per_array",
+            "each array is rescaled by its own norm instead of the global norm of all of them",
+            "compute one total_norm = sqrt(sum of every array's sum of squares) and one scale for all",
+        ),
+        Mistake(
+            "always_scales",
+            "the gradients are rescaled even when total_norm is below max_norm (small gradients grow)",
+            "only rescale when total_norm > max_norm; otherwise return copies unchanged",
+        ),
+        Mistake(
+            "sum_of_norms",
+            "total_norm is the sum of the arrays' norms, not the norm of all entries together",
+            "total_norm = sqrt(sum over arrays of np.sum(g**2)): square, add everything, then one sqrt",
+        ),
+        Mistake(
+            "no_sqrt",
+            "total_norm is the sum of squares, without the square root",
+            "take np.sqrt of the sum of squares",
+        ),
+        Mistake(
+            "in_place",
+            "the input arrays are rescaled in place (g *= scale)",
+            "return new arrays: [g * scale for g in grads]; the caller's gradients must not change",
+        ),
+    ),
+)
+
+
+# --------------------------------------------------------------------------
+# 2.6 truncated_bptt
+# --------------------------------------------------------------------------
+
+
+def _tbptt_cases(rng: np.random.Generator) -> list[Case]:
+    N, D, H, V = 2, 3, 4, 3
+
+    def inputs(T, chunk_len, h0_zero):
+        return {
+            "x": _normal(rng, N, T, D),
+            "y": rng.integers(0, V, size=(N, T)).astype(np.int64),
+            "h0": np.zeros((N, H)) if h0_zero else _normal(rng, N, H, scale=0.5),
+            "W_xh": _normal(rng, D, H, scale=0.7),
+            "W_hh": _normal(rng, H, H, scale=0.7),
+            "b_h": _normal(rng, H, scale=0.3),
+            "W_hy": _normal(rng, H, V),
+            "b_y": _normal(rng, V, scale=0.3),
+            "chunk_len": chunk_len,
+        }
+
+    return [
+        Case("one chunk (chunk_len = T = 5)", inputs(5, 5, h0_zero=False)),
+        Case("two chunks of 3 (T = 6), h0 = 0", inputs(6, 3, h0_zero=True)),
+        Case(
+            "everything random: T = 7 in chunks of 3 (the last one shorter), h0 random",
+            inputs(7, 3, h0_zero=False),
+        ),
+    ]
+
+
+def _call_tbptt(fn: Callable, inputs: dict, helpers: dict) -> tuple:
+    params = {k: inputs[k] for k in PARAM_NAMES}
+    result = fn(inputs["x"], inputs["y"], inputs["h0"], params, inputs["chunk_len"])
+    if not isinstance(result, tuple) or len(result) != 3:
+        got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
+        raise TypeError(f"truncated_bptt should return a tuple (loss, grads, h_last), got {got}")
+    loss, grads, h_last = result
+    if not isinstance(grads, dict) or set(grads) != set(PARAM_NAMES):
+        keys = sorted(grads) if isinstance(grads, dict) else type(grads).__name__
+        raise TypeError(
+            f"grads should be a dict with the keys of params {list(PARAM_NAMES)}, got {keys}"
+        )
+    return (_as_float(loss), *(grads[k] for k in PARAM_NAMES), h_last)
+
+
+TRUNCATED_BPTT = Exercise(
+    name="truncated_bptt",
+    lesson=LESSON,
+    number="2.6",
+    points=3,
+    returns=("loss", "dW_xh", "dW_hh", "db_h", "dW_hy", "db_y", "h_last"),
+    graded=("loss", "dW_xh", "dW_hh", "db_h", "dW_hy", "db_y", "h_last"),
+    make_cases=_tbptt_cases,
+    call=_call_tbptt,
+    uses=("rnn_backward",),
+    description="loss and gradients of a sequence processed in chunks: the state is carried, the gradient stops",
+    mistakes=(
+        Mistake(
+            "state_reset_to_zero",
+            "the hidden state is reset to zero at the start of every chunk",
+            "start the first chunk from h0 and each later chunk from the last state of the previous one",
+        ),
+        Mistake(
+            "state_reset_to_h0",
+            "every chunk starts again from h0 instead of the last state of the previous chunk",
+            "after each chunk, set h_carry = h[:, -1] and start the next chunk from it",
+        ),
+        Mistake(
+            "gradient_across_chunks",
+            "the gradient flows across chunk boundaries: this is full BPTT, not truncated",
+            "drop the dh0 that rnn_backward returns for a chunk; do not feed it into the previous chunk",
+        ),
+        Mistake(
+            "grads_overwritten",
+            "the gradients of each chunk overwrite those of the previous chunks",
+            "the weights are the same in every chunk: add (+=) each chunk's gradients into grads",
+        ),
+        Mistake(
+            "last_chunk_dropped",
+            "the last, shorter chunk is dropped when T is not a multiple of chunk_len",
+            "loop for start in range(0, T, chunk_len) and slice x[:, start:start + chunk_len]",
+        ),
+    ),
+)
+
+
+EXERCISES = (
+    RNN_STEP_BACKWARD,
+    RNN_BACKWARD,
+    NUMERICAL_GRADIENT,
+    RELATIVE_ERROR,
+    CLIP_BY_GLOBAL_NORM,
+    TRUNCATED_BPTT,
+)

@@ -1,0 +1,247 @@
+"""Lesson 02 · backpropagation through time: the checks, the reference and its mistakes.
+
+Proves that every check passes the reference, names each catalogued mistake
+(and only it), reports an untouched stub as not attempted, and catches what
+the extra properties of the backward checks are for: state carried between
+calls and inputs changed in place. Also proves the lesson's own claims: the
+reference backward passes agree with numerical gradients, and truncated BPTT
+with one chunk equals full BPTT.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from autograder.checks.runner import evaluate, load_fixture
+from autograder.reference import MISTAKES, REFERENCE
+from autograder.reference import lesson02 as ref
+from autograder.suites import lesson_exercises
+from autograder.suites.core import outputs_match
+
+LESSON = "02_bptt"
+EXERCISES = {e.name: e for e in lesson_exercises(LESSON)}
+GRAD_TOL = 1e-7  # relative error of the reference backward vs central differences, float64
+
+
+def _mistake_params():
+    return [
+        pytest.param(name, m.key, id=f"{name}-{m.key}")
+        for name, exercise in EXERCISES.items()
+        for m in exercise.mistakes
+    ]
+
+
+def _run(name, fn):
+    exercise = EXERCISES[name]
+    cases, expected, mistakes = load_fixture(exercise)
+    return evaluate(exercise, fn, cases, expected, mistakes)
+
+
+def _stub(*args, **kwargs):
+    raise NotImplementedError()
+
+
+def test_lesson02_exercise_names_and_points():
+    """The lesson grades the six functions of the notebook, 16 points in all."""
+    assert list(EXERCISES) == [
+        "rnn_step_backward",
+        "rnn_backward",
+        "numerical_gradient",
+        "relative_error",
+        "clip_by_global_norm",
+        "truncated_bptt",
+    ]
+    assert sum(e.points for e in EXERCISES.values()) == 16
+    for exercise in EXERCISES.values():
+        assert len(exercise.mistakes) >= 4, exercise.name
+
+
+@pytest.mark.parametrize("name", list(EXERCISES))
+def test_reference_passes(name):
+    """The reference passes every public case of its check."""
+    assert _run(name, REFERENCE[name])["status"] == "pass"
+
+
+@pytest.mark.parametrize("name", list(EXERCISES))
+def test_stub_is_not_attempted(name):
+    """A body that still raises NotImplementedError is reported as not attempted."""
+    assert _run(name, _stub)["status"] == "not_attempted"
+
+
+@pytest.mark.parametrize("name, key", _mistake_params())
+def test_mistake_is_named(name, key):
+    """Each catalogued mistake fails its check, and the diagnosis names it and nothing else."""
+    result = _run(name, MISTAKES[name][key])
+    assert result["status"] == "fail"
+    assert [m.key for m in result["mistakes"]] == [key]
+    assert EXERCISES[name].mistake(key).what in result["message"]
+
+
+@pytest.mark.parametrize("name, key", _mistake_params())
+def test_mistake_differs_from_reference(name, key):
+    """Each mistake's outputs differ from the reference's on at least one public case."""
+    exercise = EXERCISES[name]
+    _, expected, mistakes = load_fixture(exercise)
+    assert any(
+        not outputs_match(exercise, exp, by_key[key]) for exp, by_key in zip(expected, mistakes)
+    )
+
+
+def _stateful_step_backward():
+    """A learner's step backward that accumulates dW_hh across calls in a global."""
+    acc = {}
+
+    def rnn_step_backward(dh_next, cache):
+        dx, dh_prev, dW_xh, dW_hh, db_h = ref.rnn_step_backward(dh_next, cache)
+        acc["dW_hh"] = acc.get("dW_hh", 0.0) + dW_hh
+        return dx, dh_prev, dW_xh, acc["dW_hh"], db_h
+
+    return rnn_step_backward
+
+
+def test_backward_check_catches_state_between_calls():
+    """Gradients that depend on earlier calls fail the check with second_call_differs."""
+    result = _run("rnn_step_backward", _stateful_step_backward())
+    assert result["status"] == "fail"
+    assert "second_call_differs: expected 0, got 1" in result["message"]
+
+
+def test_backward_check_catches_any_upstream_mutation():
+    """Changing dh in place in another way than the catalogued one still fails, pointing at it."""
+
+    def rnn_backward(dh, cache):
+        out = ref.rnn_backward(dh.copy(), cache)
+        dh[...] = 0.0
+        return out
+
+    result = _run("rnn_backward", rnn_backward)
+    assert result["status"] == "fail"
+    assert "inputs_modified: expected 0, got 1" in result["message"]
+    assert [m.key for m in result["mistakes"] + result["maybe"]] == ["modifies_upstream"]
+
+
+def test_backward_check_counts_numerical_failures():
+    """A wrong gradient shows in numerical_check_failures (the projection check), not only in the values."""
+    exercise = EXERCISES["rnn_step_backward"]
+    cases, _, _ = load_fixture(exercise)
+    outputs = exercise.run(MISTAKES["rnn_step_backward"]["no_tanh_derivative"], cases[-1].inputs)
+    assert outputs[5] == 5
+    assert exercise.run(REFERENCE["rnn_step_backward"], cases[-1].inputs)[5] == 0
+
+
+def _numerical(loss, arr, eps=1e-6):
+    grad = np.zeros_like(arr)
+    for idx in np.ndindex(arr.shape):
+        old = arr[idx]
+        arr[idx] = old + eps
+        up = loss()
+        arr[idx] = old - eps
+        down = loss()
+        arr[idx] = old
+        grad[idx] = (up - down) / (2 * eps)
+    return grad
+
+
+def _rel(a, b):
+    return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300)
+
+
+def test_rnn_backward_matches_numerical_gradients():
+    """The reference rnn_backward agrees with central differences to GRAD_TOL for every input."""
+    rng = np.random.default_rng(2)
+    N, T, D, H = 2, 5, 3, 4
+    args = [
+        rng.standard_normal((N, T, D)),
+        0.5 * rng.standard_normal((N, H)),
+        0.6 * rng.standard_normal((D, H)),
+        0.6 * rng.standard_normal((H, H)),
+        0.3 * rng.standard_normal(H),
+    ]
+    dh = rng.standard_normal((N, T, H))
+
+    def loss():
+        return float(np.sum(ref._rnn_forward(*args)[0] * dh))
+
+    _, cache = ref._rnn_forward(*args)
+    grads = ref.rnn_backward(dh, cache)
+    for arr, grad in zip(args, grads):
+        assert _rel(grad, _numerical(loss, arr)) < GRAD_TOL
+
+
+def test_learner_numerical_gradient_matches_reference_backward():
+    """The reference numerical_gradient, used as learners use it, confirms the reference step backward."""
+    rng = np.random.default_rng(3)
+    x, h_prev = rng.standard_normal((3, 4)), np.tanh(rng.standard_normal((3, 5)))
+    W_xh, W_hh, b_h = (
+        rng.standard_normal((4, 5)),
+        rng.standard_normal((5, 5)),
+        rng.standard_normal(5),
+    )
+    dh_next = rng.standard_normal((3, 5))
+    h_next, cache = ref._rnn_step_forward(x, h_prev, W_xh, W_hh, b_h)
+    dx, dh_prev, dW_xh, dW_hh, db_h = ref.rnn_step_backward(dh_next, cache)
+
+    def f(W):
+        return float(np.sum(ref._rnn_step_forward(x, h_prev, W_xh, W, b_h)[0] * dh_next))
+
+    num = ref.numerical_gradient(f, W_hh.copy())
+    assert ref.relative_error(dW_hh, num) < GRAD_TOL
+
+
+def test_softmax_loss_gradients_match_numerical():
+    """The given loss layer's gradients agree with central differences."""
+    rng = np.random.default_rng(4)
+    h, W_hy, b_y = (
+        np.tanh(rng.standard_normal((2, 3, 4))),
+        rng.standard_normal((4, 5)),
+        rng.standard_normal(5),
+    )
+    y = rng.integers(0, 5, size=(2, 3))
+    _, dh, dW_hy, db_y = ref._softmax_loss(h, W_hy, b_y, y)
+    for arr, grad in ((h, dh), (W_hy, dW_hy), (b_y, db_y)):
+        num = _numerical(lambda: ref._softmax_loss(h, W_hy, b_y, y)[0], arr)
+        assert _rel(grad, num) < GRAD_TOL
+
+
+def test_truncated_bptt_one_chunk_is_full_bptt_and_loss_does_not_depend_on_chunks():
+    """With chunk_len >= T truncated BPTT is full BPTT; any chunking gives the same loss and final state."""
+    rng = np.random.default_rng(5)
+    N, T, D, H, V = 2, 9, 3, 4, 3
+    x, y = rng.standard_normal((N, T, D)), rng.integers(0, V, size=(N, T))
+    h0 = 0.5 * rng.standard_normal((N, H))
+    params = dict(
+        zip(
+            ref.PARAM_NAMES,
+            (
+                rng.standard_normal((D, H)),
+                rng.standard_normal((H, H)),
+                rng.standard_normal(H),
+                rng.standard_normal((H, V)),
+                rng.standard_normal(V),
+            ),
+        )
+    )
+    full = MISTAKES["truncated_bptt"]["gradient_across_chunks"](x, y, h0, params, 4)
+    one = ref.truncated_bptt(x, y, h0, params, T)
+    assert np.isclose(one[0], full[0])
+    for k in ref.PARAM_NAMES:
+        np.testing.assert_allclose(one[1][k], full[1][k], rtol=1e-12, atol=1e-12)
+    for chunk_len in (1, 2, 4):
+        loss, grads, h_last = ref.truncated_bptt(x, y, h0, params, chunk_len)
+        assert np.isclose(loss, full[0])
+        np.testing.assert_allclose(h_last, full[2], rtol=1e-12)
+        # the output layer sees every step in full, so its gradients do not depend on the chunks
+        np.testing.assert_allclose(grads["W_hy"], full[1]["W_hy"], rtol=1e-10)
+        assert not np.allclose(grads["W_hh"], full[1]["W_hh"])
+
+
+def test_clip_by_global_norm_keeps_direction_and_caps_norm():
+    """Clipped gradients point the same way and their global norm equals max_norm."""
+    rng = np.random.default_rng(6)
+    grads = [10 * rng.standard_normal((3, 4)), 10 * rng.standard_normal(4)]
+    clipped, total = ref.clip_by_global_norm(grads, 1.0)
+    new_norm = np.sqrt(sum(np.sum(g * g) for g in clipped))
+    assert np.isclose(new_norm, 1.0)
+    for g, c in zip(grads, clipped):
+        np.testing.assert_allclose(c * total, g, rtol=1e-12)
