@@ -175,9 +175,14 @@ def report_lines(exercise: Exercise, result: dict[str, Any], n_cases: int) -> li
     by_prop: dict[str, list[Finding]] = {}
     for f in result["findings"]:
         by_prop.setdefault(f.prop, []).append(f)
+    failed_at = next(
+        (PROPERTY_ORDER.index(f.prop) for f in result["findings"] if not f.ok), len(PROPERTY_ORDER)
+    )
     for prop in PROPERTY_ORDER:
         if prop not in by_prop:
-            if result["status"] == "fail" and prop != "inputs":
+            # Only properties after the failing one went unchecked; others do not apply
+            # (an integer has no shape).
+            if PROPERTY_ORDER.index(prop) > failed_at and prop != "inputs":
                 lines.append(f"  {SKIP} {prop}: not checked (an earlier property failed)")
             continue
         for f in by_prop[prop]:

@@ -1,0 +1,259 @@
+"""``python -m autograder grade`` and ``python -m autograder gradescope``.
+
+The run, top to bottom:
+
+1. find the submissions (``SUBMITTED/<student>/<assignment>/*.ipynb``; with
+   no folder given, build the sample submissions and grade those);
+2. per assignment, load the source notebooks and draw the hidden cases from
+   the run's seed (:class:`~autograder.grading.engine.Assignment`);
+3. grade each submission in sandboxed children, ``--jobs`` at a time
+   (:func:`~autograder.grading.engine.grade_submission`);
+4. record each as it finishes: gradebook (one transaction), autograded/
+   copy, feedback, results.json (:mod:`~autograder.grading.record`);
+5. write the CSV and a run report, print the score table.
+
+The exit code is 0 unless the grader itself failed; a broken or hostile
+submission costs its author points, never the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import dataclasses
+import json
+import queue
+import secrets
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+from autograder.grading import engine, record, sandbox
+from autograder.grading.engine import Assignment, GraderError, NotebookResult
+
+COURSE = sandbox.COURSE
+
+
+@dataclasses.dataclass
+class Options:
+    submitted: Path | None = None
+    assignment: str | None = None
+    student: str | None = None
+    course: Path = COURSE
+    db_url: str | None = None  # default: sqlite:///<course>/gradebook.db; "" for none
+    output: Path | None = None  # default: <course>/grading_output
+    autograded: Path | None = None  # default: <course>/autograded
+    feedback: Path | None = None  # default: <course>/feedback
+    jobs: int = 2
+    seed: int | None = None
+    limits: sandbox.Limits = dataclasses.field(default_factory=sandbox.Limits)
+    sandbox: bool = True  # False: no namespaces or separate uid even when root
+    quiet: bool = False
+
+    def resolve(self) -> Options:
+        o = dataclasses.replace(self)
+        o.course = Path(o.course).resolve()
+        o.output = Path(o.output or o.course / "grading_output").resolve()
+        o.autograded = Path(o.autograded or o.course / "autograded").resolve()
+        o.feedback = Path(o.feedback or o.course / "feedback").resolve()
+        if o.db_url is None:
+            o.db_url = f"sqlite:///{o.course / 'gradebook.db'}"
+        if o.seed is None:
+            o.seed = secrets.randbits(32)
+        return o
+
+
+@dataclasses.dataclass
+class Run:
+    results: list[NotebookResult]
+    seed: int
+    faults: list[str]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.faults else 0
+
+
+def find_submissions(submitted: Path, assignment: str | None, student: str | None) -> list[tuple[str, str, Path]]:
+    found = []
+    for folder in sorted(p for p in submitted.glob("*/*") if p.is_dir()):
+        s, a = folder.parent.name, folder.name
+        if (assignment in (None, a)) and (student in (None, s)):
+            found.append((s, a, folder))
+    return found
+
+
+def hidden_paths(o: Options) -> list[Path]:
+    """What a child must not see (it gets its own copies of the public parts)."""
+    paths = [o.course, COURSE, o.output, o.autograded, o.feedback]
+    if o.submitted is not None:
+        paths.append(Path(o.submitted).resolve())
+    if o.db_url and o.db_url.startswith("sqlite:///"):
+        paths.append(Path(o.db_url[len("sqlite:///") :]).resolve())
+    unique = []
+    for p in paths:
+        if p not in unique:
+            unique.append(p)
+    return unique
+
+
+def run_grading(options: Options) -> Run:
+    """Grade everything ``options`` selects; record it; return the results."""
+    o = options.resolve()
+    faults: list[str] = []
+    if o.submitted is None:
+        from autograder.grading import samples
+
+        o.submitted = o.output / "samples" / "submitted"
+        built = samples.build_samples(o.course, o.submitted, o.assignment)
+        samples.write_manifest(o.submitted.parent, built)
+    o.submitted = Path(o.submitted).resolve()
+    todo = find_submissions(o.submitted, o.assignment, o.student)
+    isolate = o.sandbox and sandbox.can_isolate()
+    if not isolate:
+        what = "its sandbox (disabled with --no-sandbox)" if not o.sandbox else "root privileges (no namespaces, no separate uid)"
+        sandbox.warn_once(sandbox.NOT_ENFORCED.format(what=what))
+
+    assignments: dict[str, Assignment] = {}
+    for name in sorted({a for _, a, _ in todo}):
+        if not (o.course / "solutions" / name).is_dir():
+            print(f"warning: no source notebook for assignment {name!r}; its submissions are skipped", file=sys.stderr)
+            continue
+        assignments[name] = Assignment.load(o.course / "solutions", name, o.seed)
+        if o.db_url:
+            record.ensure_assignment(o.db_url, assignments[name])
+    todo = [t for t in todo if t[1] in assignments]
+
+    with tempfile.TemporaryDirectory(prefix="rnngrade-template-") as tmp:
+        template = sandbox.build_template(Path(tmp) / "child", o.course)
+        runner = engine.Runner(template, o.limits, hidden_paths(o), isolate)
+        results = _grade_all(o, todo, assignments, runner, faults)
+    o.output.mkdir(parents=True, exist_ok=True)
+    record.write_csv(o.output / "grades.csv", results)
+    report = {
+        "seed": o.seed,
+        "sandbox": "namespaces + separate uid" if isolate else "resource limits only",
+        "submitted": str(o.submitted),
+        "limits": dataclasses.asdict(o.limits),
+        "grader_faults": faults,
+        "results": [
+            {"student": r.student, "assignment": r.assignment, "notebook": r.notebook, "score": r.score, "max_score": r.max_score}
+            for r in results
+        ],
+    }
+    (o.output / "report.json").write_text(json.dumps(report, indent=1))
+    if not o.quiet:
+        print(record.score_table(results))
+        print(f"\nseed {o.seed} (rerun with --seed {o.seed}); grades in {o.output / 'grades.csv'}")
+    return Run(results, o.seed, faults)
+
+
+def _grade_all(o: Options, todo, assignments, runner, faults) -> list[NotebookResult]:
+    slots: queue.Queue[int] = queue.Queue()
+    for k in range(max(1, o.jobs)):
+        slots.put(k)
+
+    def task(student: str, assignment: str, folder: Path) -> list[NotebookResult]:
+        slot = slots.get()
+        try:
+            return engine.grade_submission(folder, student, assignments[assignment], runner, slot)
+        finally:
+            slots.put(slot)
+
+    results: list[NotebookResult] = []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, o.jobs)) as pool:
+        futures = {pool.submit(task, *t): t for t in todo}
+        for future in concurrent.futures.as_completed(futures):
+            student, assignment, folder = futures[future]
+            try:
+                graded = future.result()
+                _record(o, assignments[assignment], student, folder, graded)
+            except GraderError as exc:
+                faults.append(f"{student}/{assignment}: {exc}")
+                print(f"grader fault on {student}/{assignment}: {exc}", file=sys.stderr)
+                continue
+            except Exception:  # a bug of the grader: report it, go on with the others
+                faults.append(f"{student}/{assignment}: {traceback.format_exc()}")
+                print(f"grader fault on {student}/{assignment}:\n{traceback.format_exc()}", file=sys.stderr)
+                continue
+            results.extend(graded)
+    results.sort(key=lambda r: (r.student, r.assignment, r.notebook))
+    return results
+
+
+def _record(o: Options, assignment: Assignment, student: str, folder: Path, graded: list[NotebookResult]) -> None:
+    stamp = folder / "timestamp.txt"
+    timestamp = stamp.read_text()[:100].strip() if stamp.is_file() else None
+    if o.db_url:
+        record.record_gradebook(o.db_url, assignment, student, graded, timestamp or None)
+    record.write_autograded(o.autograded / student / assignment.name, folder, graded)
+    record.write_student_files(o.output, o.feedback, graded)
+
+
+# --------------------------------------------------------------------------
+# Command lines
+# --------------------------------------------------------------------------
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m autograder grade",
+        description="Grade submissions SUBMITTED/<student>/<assignment>/*.ipynb in a sandbox; "
+        "without SUBMITTED, grade freshly built sample submissions.",
+    )
+    p.add_argument("submitted", nargs="?", type=Path, help="nbgrader's submitted/ folder")
+    p.add_argument("--assignment", help="grade only this assignment, e.g. 01_rnn_cell")
+    p.add_argument("--student", help="grade only this student")
+    p.add_argument("--course", type=Path, default=COURSE, help="course folder with solutions/ (default: this one)")
+    p.add_argument("--db-url", help="nbgrader gradebook (default sqlite:///<course>/gradebook.db); 'none' to skip")
+    p.add_argument("--output", type=Path, help="grades.csv, results/, report.json (default <course>/grading_output)")
+    p.add_argument("--autograded", type=Path, help="graded notebooks for formgrader (default <course>/autograded)")
+    p.add_argument("--feedback", type=Path, help="feedback per student (default <course>/feedback)")
+    p.add_argument("--jobs", "-j", type=int, default=2, help="submissions graded in parallel (default 2)")
+    p.add_argument("--seed", type=int, help="seed of the hidden cases (default: fresh; printed, to reproduce a run)")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds per cell and per exercise (default 30)")
+    p.add_argument("--memory-mb", type=int, default=sandbox.Limits.memory_mb, help="address space per child")
+    p.add_argument("--no-sandbox", action="store_true", help="no namespaces or separate uid even as root (debugging)")
+    p.add_argument("--quiet", action="store_true")
+    return p
+
+
+def options_from(args: argparse.Namespace) -> Options:
+    limits = sandbox.Limits(cell_timeout=args.timeout, exercise_timeout=args.timeout, memory_mb=args.memory_mb)
+    return Options(
+        submitted=args.submitted,
+        assignment=args.assignment,
+        student=args.student,
+        course=args.course,
+        db_url="" if args.db_url == "none" else args.db_url,
+        output=args.output,
+        autograded=args.autograded,
+        feedback=args.feedback,
+        jobs=args.jobs,
+        seed=args.seed,
+        limits=limits,
+        sandbox=not args.no_sandbox,
+        quiet=args.quiet,
+    )
+
+
+def grade_main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    start = time.monotonic()
+    try:
+        run = run_grading(options_from(args))
+    except GraderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        n = len({(r.student, r.assignment) for r in run.results})
+        print(f"{n} submission(s) graded in {time.monotonic() - start:.1f} s")
+    return run.exit_code
+
+
+def gradescope_main(argv: list[str]) -> int:
+    from autograder.grading import gradescope
+
+    return gradescope.main(argv)

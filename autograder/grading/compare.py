@@ -1,0 +1,229 @@
+"""Hidden cases, the reference's answers on them, and the verdict on what the child returned.
+
+Everything here runs in the parent. The child's outputs arrive as plain JSON;
+they are decoded with :func:`autograder.suites.core.decode` (numeric dtypes
+only) and judged by the self-check's own :func:`~autograder.checks.runner.evaluate`
+(fed the child's outputs instead of calling anything), so a learner reads the
+same sentence in the grade report as in the notebook.
+
+Scoring: an exercise scores its full points when every hidden case passes,
+else 0. Its cases each isolate one part of the computation, so a partial
+score per case would reward a function that is wrong in a way the cases were
+designed to expose.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+from typing import Any
+
+import numpy as np
+
+from autograder.checks.runner import evaluate, report_lines
+from autograder.reference import MISTAKES, REFERENCE
+from autograder.suites.core import Case, Exercise, copy_inputs, decode, encode, unpack
+
+
+@dataclasses.dataclass
+class Hidden:
+    """One exercise's hidden cases and what the reference and each mistake return on them."""
+
+    exercise: Exercise
+    seed: int
+    cases: list[Case]
+    expected: list[dict]
+    mistakes: list[dict]
+
+    def request(self) -> dict:
+        """The message that asks the child to run this exercise (inputs only)."""
+        ex = self.exercise
+        return {
+            "op": "run",
+            "name": ex.name,
+            "needs": list(ex.needs),
+            "returns": list(ex.returns),
+            "graded": list(ex.graded),
+            "cases": [{k: encode(v) for k, v in case.inputs.items()} for case in self.cases],
+        }
+
+
+@dataclasses.dataclass
+class ExerciseResult:
+    name: str
+    number: str
+    max_points: float
+    points: float
+    status: str  # pass, fail, not_attempted, error, timeout, memory, crash
+    message: str
+    lines: list[str] = dataclasses.field(default_factory=list)
+    mistake: str | None = None  # the key of a catalogued mistake it matches
+
+
+def derived_seed(run_seed: int, exercise: Exercise) -> int:
+    digest = hashlib.sha256(f"{run_seed}:{exercise.lesson}:{exercise.name}".encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+def _graded(exercise: Exercise, fn, inputs: dict, helpers: dict) -> dict:
+    with np.errstate(all="ignore"):
+        raw = exercise.run(fn, copy_inputs(inputs), helpers)
+    outputs, returned = unpack(exercise, raw)
+    if not returned.ok:
+        raise RuntimeError(returned.message)
+    return {name: outputs[name] for name in exercise.graded}
+
+
+def hidden_cases(exercise: Exercise, run_seed: int) -> Hidden:
+    """Fresh cases from the run's seed; reference and mistake outputs on them."""
+    seed = derived_seed(run_seed, exercise)
+    cases = exercise.make_cases(np.random.default_rng(seed))
+    helpers = {name: REFERENCE[name] for name in exercise.needs}
+    expected = [_graded(exercise, REFERENCE[exercise.name], c.inputs, helpers) for c in cases]
+    mistakes = []
+    for case in cases:
+        by_key = {}
+        for m in exercise.mistakes:
+            fn = MISTAKES.get(exercise.name, {}).get(m.key)
+            if fn is None:
+                continue
+            try:
+                by_key[m.key] = _graded(exercise, fn, case.inputs, helpers)
+            except Exception:  # a mistake that cannot even run on this case names nothing
+                continue
+        mistakes.append(by_key)
+    return Hidden(exercise, seed, cases, expected, mistakes)
+
+
+# --------------------------------------------------------------------------
+# From the child's plain reply back to values
+# --------------------------------------------------------------------------
+
+
+def _opaque(type_name: str) -> Any:
+    """A stand-in whose type has the name the child reported ("list", "NoneType", ...)."""
+    name = "".join(ch for ch in str(type_name)[:60] if ch.isprintable()) or "object"
+    return type(name, (), {})()
+
+
+def restore(described: Any) -> Any:
+    if not isinstance(described, dict):
+        return _opaque("unreadable value")
+    if "type" in described:
+        return _opaque(described["type"])
+    if described.get("big"):
+        try:  # only its shape and dtype matter: it cannot be the right size anyway
+            return np.broadcast_to(np.zeros((), dtype=np.dtype(str(described["dtype"]))), tuple(int(s) for s in described["shape"]))
+        except (TypeError, ValueError):
+            return _opaque("ndarray")
+    try:
+        return decode(described)
+    except (KeyError, TypeError, ValueError):
+        return _opaque("unreadable value")
+
+
+def restore_return(exercise: Exercise, result: dict) -> Any:
+    if "value" in result:
+        return restore(result["value"])
+    items = result.get("items", {})
+    length = int(result.get("tuple", 0))
+    return tuple(restore(items[str(i)]) if str(i) in items else None for i in range(min(length, 64)))
+
+
+# --------------------------------------------------------------------------
+# The verdict
+# --------------------------------------------------------------------------
+
+
+def _result(hidden: Hidden, status: str, message: str, lines: list[str] | None = None, mistake=None) -> ExerciseResult:
+    ex = hidden.exercise
+    points = float(ex.points) if status == "pass" else 0.0
+    lines = lines or [f"{ex.name} ({ex.points} points): {len(hidden.cases)} hidden cases", f"  ✗ {message}"]
+    return ExerciseResult(ex.name, ex.number, float(ex.points), points, status, message, lines, mistake)
+
+
+def judge(hidden: Hidden, reply: dict, memory_mb: int) -> ExerciseResult:
+    """The verdict on the child's reply to :meth:`Hidden.request`."""
+    ex = hidden.exercise
+    status = reply.get("status")
+    case_name = _case_name(hidden, reply.get("case"))
+    if status == "missing":
+        return _result(
+            hidden,
+            "not_attempted",
+            f"{ex.name} is not defined when it is graded: its solution cell is missing, "
+            "did not run, or does not define a function of that name",
+        )
+    if status == "error":
+        return _result(
+            hidden, "error", f"{ex.name} raised {reply.get('error')} on case '{case_name}':\n{reply.get('traceback', '')}"
+        )
+    if status == "memory":
+        return _result(
+            hidden, "memory", f"{ex.name} ran out of memory on case '{case_name}' (the limit is {memory_mb} MiB)"
+        )
+    if status == "not_attempted":
+        outcome = _evaluate(hidden, _raise_not_implemented)
+    elif status == "ok" and isinstance(reply.get("cases"), list) and len(reply["cases"]) == len(hidden.cases):
+        outcome = _evaluate(hidden, _replay(ex, reply["cases"]))
+    else:
+        return _result(hidden, "crash", f"{ex.name}: the grader got a garbled answer from your code")
+    lines = [redact(line) for line in report_lines(ex, outcome, len(hidden.cases))]
+    status = outcome["status"]
+    mistake = outcome["mistakes"][0].key if outcome["mistakes"] else None
+    message = redact(outcome["message"])
+    return _result(hidden, status, message, lines, mistake)
+
+
+_AT_INDEX = re.compile(r"\(at index (\([^)]*\)): expected [^,]+, got [^)]+\)")
+_INTEGER = re.compile(r"(\w+): expected -?\d+, got (-?\d+)")
+
+
+def redact(text: str) -> str:
+    """The self-check's sentence without the reference's values (hidden outputs stay hidden)."""
+    text = text.replace("public cases", "hidden cases")
+    text = _AT_INDEX.sub(r"(worst at index \1)", text)
+    return _INTEGER.sub(r"\1: got \2, which is not the right value", text)
+
+
+def fault(hidden: Hidden, kind: str, detail: str, timeout: float) -> ExerciseResult:
+    """The verdict when the call never answered: it looped, or killed its process."""
+    name = hidden.exercise.name
+    if kind == "timeout":
+        return _result(
+            hidden, "timeout", f"{name} did not return within {timeout:g} s on its hidden cases "
+            "(an endless loop, or far too slow); it was stopped"
+        )
+    return _result(hidden, "crash", f"{name} crashed the process that ran it: {detail}")
+
+
+def _case_name(hidden: Hidden, index: Any) -> str:
+    if isinstance(index, int) and 0 <= index < len(hidden.cases):
+        return hidden.cases[index].name
+    return "?"
+
+
+def _evaluate(hidden: Hidden, fn) -> dict:
+    ex = dataclasses.replace(hidden.exercise, call=None)  # the child already made the calls
+    return evaluate(ex, fn, hidden.cases, hidden.expected, hidden.mistakes)
+
+
+def _raise_not_implemented(**inputs):
+    raise NotImplementedError
+
+
+def _replay(exercise: Exercise, replies: list[dict]):
+    """A stand-in for the learner's function that returns what it returned in the child."""
+    calls = iter(replies)
+
+    def replay(**given):
+        reply = next(calls)
+        for name, described in (reply.get("after") or {}).items():
+            after = restore(described)
+            if name in given and isinstance(given[name], np.ndarray) and isinstance(after, np.ndarray):
+                if after.shape == given[name].shape:
+                    given[name][...] = after  # the call changed its input in place
+        return restore_return(exercise, reply.get("result") or {})
+
+    return replay

@@ -1,0 +1,256 @@
+"""Grade one submission: read → select cells → run in the sandbox → compare.
+
+:class:`Assignment` holds what is the same for every student of one
+assignment in one run (the source notebooks, the release's stubs, the hidden
+cases and the reference's answers on them). :func:`grade_submission` grades
+one student's directory and returns plain results; recording them
+(gradebook, CSV, feedback) is :mod:`autograder.grading.record`'s job.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+from nbformat import NotebookNode
+
+from autograder.grading import compare, notebook, sandbox
+from autograder.grading.compare import ExerciseResult, Hidden
+from autograder.grading.notebook import Plan, Step, Unreadable
+from autograder.suites import LESSON_SUITES
+
+MAX_SPAWNS = 20  # respawns per notebook after faults; each fault skips one more step
+
+
+class GraderError(Exception):
+    """A fault of the grader itself (not of a submission): the run stops with a non-zero exit."""
+
+
+@dataclasses.dataclass
+class SourceNotebook:
+    name: str  # "01_rnn_cell.ipynb"
+    nb: NotebookNode
+    stubs: dict[str, str]
+    exercises: list[str]  # the suite's exercises this notebook grades, in order
+
+
+@dataclasses.dataclass
+class Assignment:
+    """Everything about one assignment that does not depend on the student."""
+
+    name: str
+    notebooks: list[SourceNotebook]
+    hidden: dict[str, Hidden]
+    seed: int
+
+    @classmethod
+    def load(cls, source_dir: Path, name: str, seed: int) -> Assignment:
+        folder = source_dir / name
+        paths = sorted(folder.glob("*.ipynb"))
+        if not paths:
+            raise GraderError(f"no source notebook in {folder}")
+        suite = LESSON_SUITES.get(name, ())
+        names = [ex.name for ex in suite]
+        notebooks = []
+        for path in paths:
+            nb = notebook.read_source(path)
+            checked = [
+                n for n in (notebook.check_exercise(c, set(names)) for c in nb.cells if notebook.nbgrader_meta(c).get("grade"))
+                if n
+            ]
+            defined = {notebook.nbgrader_meta(c).get("grade_id") for c in nb.cells}
+            mine = [n for n in names if n in checked or n in defined]
+            notebooks.append(SourceNotebook(path.name, nb, notebook.release_stubs(nb), mine))
+        if len(notebooks) == 1:  # a one-notebook lesson grades its whole suite there
+            notebooks[0].exercises = names
+        hidden = {ex.name: compare.hidden_cases(ex, seed) for ex in suite}
+        return cls(name, notebooks, hidden, seed)
+
+
+@dataclasses.dataclass
+class NotebookResult:
+    """The grade of one notebook of one submission."""
+
+    student: str
+    assignment: str
+    notebook: str
+    exercises: list[ExerciseResult]
+    notes: list[str]
+    seed: int
+    error: str | None = None  # the notebook could not be read at all
+    submitted_as: str | None = None
+    assembled: NotebookNode | None = None
+    seconds: float = 0.0
+    output: str = ""
+
+    @property
+    def score(self) -> float:
+        return sum(e.points for e in self.exercises)
+
+    @property
+    def max_score(self) -> float:
+        return sum(e.max_points for e in self.exercises)
+
+
+@dataclasses.dataclass
+class Runner:
+    """How children are made: limits, what they cannot see, which uid slot."""
+
+    template: Path
+    limits: sandbox.Limits
+    hide: list[Path]
+    isolate: bool
+    uids_used: set = dataclasses.field(default_factory=set)
+
+    def spawn(self, slot: int) -> sandbox.Child:
+        child = sandbox.Child(self.template, self.limits, self.hide, slot, self.isolate)
+        self.uids_used.add(child.uid)
+        hello = child.start()
+        if isinstance(hello, sandbox.Fault):
+            output = child.output_text()
+            child.close()
+            raise GraderError(f"the grading child did not start ({hello.detail}): {output[-2000:]}")
+        granted = child.sandbox
+        if self.isolate and not granted.get("namespaces"):
+            sandbox.warn_once(sandbox.NOT_ENFORCED.format(what=f"namespaces ({granted.get('error')})"))
+        return child
+
+
+# --------------------------------------------------------------------------
+# One submission
+# --------------------------------------------------------------------------
+
+
+def find_notebooks(folder: Path, assignment: Assignment) -> tuple[dict[str, Path], list[str]]:
+    """Submitted notebook per source notebook name; a single renamed one is matched too."""
+    found = {p.name: p for p in sorted(folder.glob("*.ipynb"))}
+    matched = {nb.name: found.pop(nb.name) for nb in assignment.notebooks if nb.name in found}
+    missing = [nb.name for nb in assignment.notebooks if nb.name not in matched]
+    notes = []
+    if len(missing) == 1 and len(found) == 1:
+        (other,) = found.values()
+        matched[missing[0]] = other
+        notes.append(f"your notebook was named {other.name}, not {missing[0]}; it was graded as {missing[0]}")
+    return matched, notes
+
+
+def grade_submission(folder: Path, student: str, assignment: Assignment, runner: Runner, slot: int) -> list[NotebookResult]:
+    """Grade every notebook of one student's submission."""
+    matched, notes = find_notebooks(folder, assignment)
+    results = []
+    for source in assignment.notebooks:
+        start = time.monotonic()
+        path = matched.get(source.name)
+        result = NotebookResult(student, assignment.name, source.name, [], list(notes), assignment.seed)
+        if path is None:
+            result.error = f"{source.name} was not found in your submission"
+        else:
+            result.submitted_as = path.name
+            try:
+                submitted = notebook.read_submission(path)
+            except Unreadable as exc:
+                result.error = str(exc)
+            else:
+                plan = notebook.select_cells(source.nb, source.stubs, submitted, source.exercises)
+                result.notes += plan.notes
+                result.assembled = plan.assembled
+                result.exercises, faults, result.output = run_plan(plan, assignment, runner, slot)
+                result.notes += faults
+        if result.error:
+            result.exercises = [
+                compare._result(assignment.hidden[name], "not_attempted", result.error) for name in source.exercises
+            ]
+        result.seconds = time.monotonic() - start
+        results.append(result)
+    return results
+
+
+def run_plan(plan: Plan, assignment: Assignment, runner: Runner, slot: int) -> tuple[list[ExerciseResult], list[str], str]:
+    """Run the steps in a child; after a fault, a fresh child replays the cells before it, minus the culprit."""
+    limits = runner.limits
+    steps: list[Step] = plan.steps
+    skip: set[int] = set()
+    notes: list[str] = []
+    results: dict[str, ExerciseResult] = {}
+    child: sandbox.Child | None = None
+    output = ""
+    spawns = 0
+    i = 0
+    try:
+        while i < len(steps):
+            if child is None:
+                if spawns >= MAX_SPAWNS:
+                    break
+                spawns += 1
+                child = runner.spawn(slot)
+                replay_failed = _replay(child, steps, i, skip, notes, limits)
+                if replay_failed:
+                    output += child.output_text()
+                    child.close()
+                    child = None
+                    continue
+            step = steps[i]
+            if step.kind == "cell":
+                reply = child.request({"op": "cell", "label": step.label, "source": step.source}, _timeout(step, limits))
+                if isinstance(reply, sandbox.Fault):
+                    notes.append(_cell_fault(step, reply, limits))
+                    skip.add(i)
+                    output += child.output_text()
+                    child.close()
+                    child = None
+                elif reply.get("status") != "ok":
+                    notes.append(_cell_error(step, reply, limits))
+            else:
+                hidden = assignment.hidden[step.exercise]
+                reply = child.request(hidden.request(), limits.exercise_timeout)
+                if isinstance(reply, sandbox.Fault):
+                    results[step.exercise] = compare.fault(hidden, reply.kind, reply.detail, limits.exercise_timeout)
+                    output += child.output_text()
+                    child.close()
+                    child = None
+                else:
+                    results[step.exercise] = compare.judge(hidden, reply, limits.memory_mb)
+            i += 1
+    finally:
+        if child is not None:
+            output += child.output_text()
+            child.close()
+    ordered = []
+    for step in steps:
+        if step.kind == "check" and step.exercise not in {r.name for r in ordered}:
+            hidden = assignment.hidden[step.exercise]
+            ordered.append(results.get(step.exercise) or compare._result(hidden, "crash", "it could not be graded: too many crashes before it"))
+    return ordered, notes, output
+
+
+def _replay(child: sandbox.Child, steps: list[Step], upto: int, skip: set[int], notes: list[str], limits) -> bool:
+    """Run the cells before ``upto`` again in a fresh child; True if one of them faulted now."""
+    for j in range(upto):
+        if steps[j].kind != "cell" or j in skip:
+            continue
+        reply = child.request({"op": "cell", "label": steps[j].label, "source": steps[j].source}, _timeout(steps[j], limits))
+        if isinstance(reply, sandbox.Fault):
+            notes.append(_cell_fault(steps[j], reply, limits))
+            skip.add(j)
+            return True
+    return False
+
+
+def _timeout(step: Step, limits: sandbox.Limits) -> float:
+    return limits.cell_timeout if step.student else max(limits.cell_timeout, limits.course_cell_timeout)
+
+
+def _cell_fault(step: Step, fault: sandbox.Fault, limits: sandbox.Limits) -> str:
+    if fault.kind == "timeout":
+        why = f"did not finish within {_timeout(step, limits):g} s"
+    else:
+        why = f"crashed the process ({fault.detail})"
+    return f"{step.label} {why}; it was skipped, and grading went on without it"
+
+
+def _cell_error(step: Step, reply: dict, limits: sandbox.Limits) -> str:
+    if reply.get("status") == "memory":
+        return f"{step.label} ran out of memory (the limit is {limits.memory_mb} MiB)"
+    tail = "\n".join(str(reply.get("traceback", "")).splitlines()[-3:])
+    return f"{step.label} raised {reply.get('error')}:\n{tail}"

@@ -1,0 +1,194 @@
+"""Read a submission and decide which cells run: the student's solutions, the course's everything else.
+
+The submission is read as JSON (never executed, never trusted). Its solution
+cells are matched to the source notebook's by ``grade_id``; a cell whose
+nbgrader metadata differs from the source's, a cell the student added and a
+solution cell that is missing are not run (the release's stub stands in for a
+missing solution), and the feedback says so. Locked cells and check cells
+always come from the source notebook.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+
+MAX_BYTES = 5 * 1024 * 1024
+DEMO_TAG = "demo"
+NBGRADER_FLAGS = ("solution", "grade", "locked", "points")
+
+
+class Unreadable(Exception):
+    """The submission cannot be read as a notebook; the message says why, for the student."""
+
+
+@dataclasses.dataclass
+class Step:
+    """One thing the child does, in notebook order: run a cell, or grade an exercise."""
+
+    kind: str  # "cell" or "check"
+    label: str  # how feedback names it: "cell 'setup'", "your solution cell 'softmax'"
+    source: str = ""
+    exercise: str | None = None
+    student: bool = False  # the student's code (else the course's own cell)
+
+
+@dataclasses.dataclass
+class Plan:
+    """What to run for one submitted notebook, and what to tell the student about it."""
+
+    steps: list[Step]
+    notes: list[str]
+    assembled: NotebookNode  # source layout with the student's solutions: goes to autograded/
+
+
+def nbgrader_meta(cell: dict) -> dict:
+    meta = cell.get("metadata", {})
+    md = meta.get("nbgrader", {}) if isinstance(meta, dict) else {}
+    return md if isinstance(md, dict) else {}
+
+
+def cell_source(cell: dict) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else str(src)
+
+
+# --------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------
+
+
+def read_submission(path: Path, max_bytes: int = MAX_BYTES) -> dict:
+    """The submitted notebook as plain JSON, or :class:`Unreadable` with a message."""
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise Unreadable(
+            f"{path.name} is {size / 1e6:.1f} MB, more than the {max_bytes / 1e6:.0f} MB a submission "
+            "may have (clear the outputs: Kernel > Restart & Clear Output, then save)"
+        )
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise Unreadable(
+            f"{path.name} is not a valid notebook file (not valid JSON: {exc}). "
+            "It may have been edited in a text editor or saved incompletely; "
+            "re-download your notebook from Jupyter and submit it again"
+        ) from None
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        raise Unreadable(f"{path.name} is JSON but not a notebook (it has no list of cells)")
+    cells = [c for c in data["cells"] if isinstance(c, dict) and isinstance(c.get("cell_type"), str)]
+    return {"cells": cells}
+
+
+def read_source(path: Path) -> NotebookNode:
+    return nbformat.read(str(path), as_version=4)
+
+
+def release_stubs(source: NotebookNode) -> dict[str, str]:
+    """grade_id -> the release's text of each solution cell (nbgrader's own ClearSolutions)."""
+    from nbgrader.preprocessors import ClearSolutions
+    from traitlets.config import Config
+
+    cfg = Config()
+    cfg.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+    cfg.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+    nb = copy.deepcopy(source)
+    nb, _ = ClearSolutions(config=cfg).preprocess(nb, {})
+    return {nbgrader_meta(c)["grade_id"]: c.source for c in nb.cells if nbgrader_meta(c).get("solution")}
+
+
+# --------------------------------------------------------------------------
+# Selecting
+# --------------------------------------------------------------------------
+
+
+def check_exercise(cell: NotebookNode, exercises: set[str]) -> str | None:
+    """The exercise a check cell grades: grade_id "check_<name>", else the check.<name>( call."""
+    grade_id = nbgrader_meta(cell).get("grade_id", "")
+    if grade_id.startswith("check_") and grade_id[6:] in exercises:
+        return grade_id[6:]
+    match = re.search(r"check\.(\w+)\(", cell.source)
+    return match.group(1) if match and match.group(1) in exercises else None
+
+
+def _flags(md: dict) -> tuple:
+    return tuple(bool(md.get(k)) if k != "points" else float(md.get(k) or 0) for k in NBGRADER_FLAGS)
+
+
+def select_cells(source: NotebookNode, stubs: dict[str, str], submitted: dict, exercises: list[str]) -> Plan:
+    """The steps to run and the notes for the student (see the module docstring)."""
+    by_id: dict[str, list[dict]] = {}
+    for cell in submitted["cells"]:
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if isinstance(grade_id, str):
+            by_id.setdefault(grade_id, []).append(cell)
+    source_ids = {nbgrader_meta(c).get("grade_id") for c in source.cells}
+    added = sum(1 for c in submitted["cells"] if nbgrader_meta(c).get("grade_id") not in source_ids)
+
+    steps: list[Step] = []
+    notes: list[str] = []
+    assembled = copy.deepcopy(source)
+    graded_here: set[str] = set()
+    for index, cell in enumerate(source.cells):
+        md = nbgrader_meta(cell)
+        grade_id = md.get("grade_id")
+        if md.get("solution"):
+            text = _student_solution(cell, grade_id, by_id.get(grade_id, []), stubs, notes)
+            assembled.cells[index].source = text
+            if cell.cell_type == "code":
+                assembled.cells[index].outputs = []
+                steps.append(Step("cell", f"your solution cell '{grade_id}'", text, student=True))
+            continue
+        if cell.cell_type != "code":
+            continue
+        assembled.cells[index].outputs = []
+        if md.get("grade"):
+            name = check_exercise(cell, set(exercises))
+            if name is not None:
+                steps.append(Step("check", f"check cell '{grade_id}'", exercise=name))
+                graded_here.add(name)
+                _note_tampering(cell, grade_id, by_id.get(grade_id, []), notes)
+            continue
+        if DEMO_TAG in cell.metadata.get("tags", []):
+            continue
+        label = f"cell '{grade_id}'" if grade_id else f"cell {index + 1}"
+        steps.append(Step("cell", label, cell.source))
+    for name in exercises:  # an exercise without a check cell is graded at the end
+        if name not in graded_here:
+            steps.append(Step("check", f"exercise '{name}'", exercise=name))
+    if added:
+        notes.append(
+            f"{added} cell(s) you added were not run during grading: only the solution cells "
+            "(and the course's own cells) are. Put everything your functions need inside them."
+        )
+    return Plan(steps, notes, assembled)
+
+
+def _student_solution(cell: NotebookNode, grade_id: str, theirs: list[dict], stubs: dict, notes: list) -> str:
+    stub = stubs.get(grade_id, "")
+    if not theirs:
+        notes.append(f"the solution cell '{grade_id}' is missing from your notebook; it was graded as not attempted")
+        return stub
+    if len(theirs) > 1:
+        notes.append(f"your notebook has {len(theirs)} cells with the id '{grade_id}'; only the first was used")
+    mine = theirs[0]
+    if mine.get("cell_type") != cell.cell_type or _flags(nbgrader_meta(mine)) != _flags(nbgrader_meta(cell)):
+        notes.append(
+            f"the cell '{grade_id}' had its type or grading metadata changed, so it was not used "
+            "(graded as not attempted); keep the cells as they came in the release"
+        )
+        return stub
+    return cell_source(mine)
+
+
+def _note_tampering(cell: NotebookNode, grade_id: str, theirs: list[dict], notes: list) -> None:
+    if not theirs:
+        notes.append(f"the check cell '{grade_id}' was deleted from your notebook; the course's own check was used")
+    elif cell_source(theirs[0]).strip() != cell.source.strip():
+        notes.append(f"the check cell '{grade_id}' was changed in your notebook; the course's own check was used")

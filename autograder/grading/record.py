@@ -1,0 +1,269 @@
+"""Record grades: the nbgrader gradebook, autograded/ copies, feedback, CSV, results.json, a table.
+
+The gradebook is written through nbgrader's own API (``nbgrader.api.Gradebook``
+and its ``SaveCells`` preprocessor), one transaction per submission, so a crash
+leaves it as it was; formgrader, manual grading of written answers and
+``nbgrader export`` work on it as if ``nbgrader autograde`` had run. What a
+student is shown never contains a hidden input or a reference output: only the
+verdict sentences, which name shapes, the largest error and a catalogued
+mistake.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import html
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+
+import nbformat
+from traitlets.config import Config
+
+from autograder.grading.engine import Assignment, GraderError, NotebookResult
+from autograder.grading.notebook import check_exercise, nbgrader_meta
+
+STATUS_WORDS = {
+    "pass": "passed",
+    "fail": "wrong values",
+    "not_attempted": "not attempted",
+    "error": "crashed",
+    "timeout": "timeout",
+    "memory": "memory limit",
+    "crash": "crashed",
+}
+
+
+# --------------------------------------------------------------------------
+# nbgrader gradebook
+# --------------------------------------------------------------------------
+
+
+def _alembic_on_path() -> None:
+    """nbgrader's Gradebook runs the ``alembic`` command: find it next to this Python."""
+    bindir = str(Path(sys.executable).parent)
+    if (Path(bindir) / "alembic").exists() and bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+
+
+def ensure_assignment(db_url: str, assignment: Assignment) -> None:
+    """Make the assignment, its notebooks and grade cells exist (what generate_assignment records)."""
+    from nbgrader.api import Gradebook
+    from nbgrader.preprocessors import ClearSolutions, ComputeChecksums, SaveCells
+
+    _alembic_on_path()
+    cfg = Config()
+    cfg.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+    cfg.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+    with Gradebook(db_url) as gb:
+        gb.update_or_create_assignment(assignment.name)
+    for source in assignment.notebooks:
+        nb = copy.deepcopy(source.nb)
+        nb, _ = ClearSolutions(config=cfg).preprocess(nb, {})
+        nb, _ = ComputeChecksums().preprocess(nb, {})
+        resources = {"nbgrader": {"db_url": db_url, "assignment": assignment.name, "notebook": Path(source.name).stem}}
+        try:
+            SaveCells().preprocess(nb, resources)
+        except RuntimeError as exc:
+            raise GraderError(f"the gradebook does not match the source notebook {source.name}: {exc}") from None
+
+
+def record_gradebook(db_url: str, assignment: Assignment, student: str, results: list[NotebookResult], timestamp: str | None) -> None:
+    """Set every grade cell's auto_score for this submission, in one transaction."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    _alembic_on_path()
+    with Gradebook(db_url) as gb:
+        gb.update_or_create_student(student)
+        try:
+            submission = gb.find_submission(assignment.name, student)
+        except MissingEntry:
+            with warnings.catch_warnings():  # nbgrader's own SQLAlchemy autoflush chatter
+                warnings.simplefilter("ignore")
+                submission = gb.add_submission(assignment.name, student)
+        try:
+            if timestamp:
+                from nbgrader.utils import parse_utc
+
+                submission.timestamp = parse_utc(timestamp)
+            for source, result in zip(assignment.notebooks, results):
+                _record_notebook(gb, assignment.name, student, source, result)
+            gb.db.commit()
+        except Exception:
+            gb.db.rollback()
+            raise
+
+
+def _record_notebook(gb, assignment: str, student: str, source, result: NotebookResult) -> None:
+    nb_id = Path(source.name).stem
+    points = {e.name: e.points for e in result.exercises}
+    answered = {}
+    if result.assembled is not None:
+        answered = {
+            nbgrader_meta(c).get("grade_id"): c.source.strip() != source.stubs.get(nbgrader_meta(c).get("grade_id"), "").strip()
+            for c in result.assembled.cells
+            if nbgrader_meta(c).get("solution")
+        }
+    for cell in source.nb.cells:
+        md = nbgrader_meta(cell)
+        grade_id = md.get("grade_id")
+        if md.get("grade"):
+            grade = gb.find_grade(grade_id, nb_id, assignment, student)
+            if cell.cell_type == "code":
+                name = check_exercise(cell, set(points))
+                grade.auto_score = points.get(name, 0.0) if name else None
+            else:  # a written answer: 0 if left blank, else for a human to grade
+                grade.auto_score = None if answered.get(grade_id) else 0.0
+            grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
+        if md.get("solution"):
+            comment = gb.find_comment(grade_id, nb_id, assignment, student)
+            comment.auto_comment = None if answered.get(grade_id) else "No response."
+
+
+# --------------------------------------------------------------------------
+# Files
+# --------------------------------------------------------------------------
+
+
+def write_autograded(folder: Path, submitted: Path, results: list[NotebookResult]) -> None:
+    """The graded notebook for formgrader: the course's cells, the student's solutions, verdicts as outputs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = submitted / "timestamp.txt"
+    if stamp.is_file():
+        (folder / "timestamp.txt").write_text(stamp.read_text()[:200])
+    for result in results:
+        if result.assembled is None:
+            continue
+        nb = copy.deepcopy(result.assembled)
+        verdicts = {e.name: e for e in result.exercises}
+        for cell in nb.cells:
+            if cell.cell_type == "code" and nbgrader_meta(cell).get("grade"):
+                name = check_exercise(cell, set(verdicts))
+                if name:
+                    text = "\n".join(verdicts[name].lines) + "\n"
+                    stream = "stdout" if verdicts[name].status == "pass" else "stderr"
+                    cell.outputs = [nbformat.v4.new_output("stream", name=stream, text=text)]
+        nbformat.write(nb, str(folder / result.notebook))
+
+
+def feedback_html(results: list[NotebookResult], result: NotebookResult) -> str:
+    esc = html.escape
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+        f"<title>{esc(result.assignment)} · {esc(result.notebook)} · {esc(result.student)}</title>",
+        "<style>body{font-family:sans-serif;max-width:52em;margin:2em auto;line-height:1.4}"
+        "pre{background:#f6f6f6;padding:.6em;white-space:pre-wrap}.pass{color:#1a7f37}.fail{color:#b42318}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em}</style></head><body>",
+        f"<h1>{esc(result.assignment)} · {esc(result.notebook)}</h1>",
+        f"<p>Student: <b>{esc(result.student)}</b> · score <b>{result.score:g} / {result.max_score:g}</b> "
+        f"(automatically graded exercises; written answers are graded by hand) · hidden-case seed {result.seed}</p>",
+        "<p>Each exercise was run on fresh hidden inputs and scores its full points when every case passes, "
+        "else 0. Your check cells and any cells you added were not used: the course's own checks were.</p>",
+    ]
+    if result.error:
+        parts.append(f"<h2 class='fail'>Your notebook could not be graded</h2><pre>{esc(result.error)}</pre>")
+    if result.notes:
+        parts.append("<h2>Notes</h2><ul>" + "".join(f"<li><pre>{esc(n)}</pre></li>" for n in result.notes) + "</ul>")
+    parts.append("<h2>Exercises</h2><table><tr><th>exercise</th><th>points</th><th>result</th></tr>")
+    for e in result.exercises:
+        cls = "pass" if e.status == "pass" else "fail"
+        parts.append(
+            f"<tr><td>{esc(e.number)} {esc(e.name)}</td><td>{e.points:g} / {e.max_points:g}</td>"
+            f"<td class='{cls}'>{esc(STATUS_WORDS.get(e.status, e.status))}</td></tr>"
+        )
+    parts.append("</table>")
+    for e in result.exercises:
+        parts.append(f"<h3>{esc(e.number)} {esc(e.name)}</h3><pre>{esc(chr(10).join(e.lines))}</pre>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def gradescope_results(results: list[NotebookResult]) -> dict:
+    """Gradescope's results.json: one test per exercise."""
+    tests = []
+    notes = []
+    for r in results:
+        for e in r.exercises:
+            tests.append(
+                {
+                    "name": f"{e.number} {e.name}",
+                    "score": e.points,
+                    "max_score": e.max_points,
+                    "output": "\n".join(e.lines),
+                    "visibility": "visible",
+                    "status": "passed" if e.status == "pass" else "failed",
+                }
+            )
+        if r.error:
+            notes.append(r.error)
+        notes += r.notes
+    seed = results[0].seed if results else None
+    notes.append(f"hidden-case seed {seed}")
+    return {
+        "score": sum(r.score for r in results),
+        "output": "\n".join(notes),
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
+
+
+def write_student_files(out: Path, feedback_dir: Path, results: list[NotebookResult]) -> None:
+    if not results:
+        return
+    student, assignment = results[0].student, results[0].assignment
+    fb = feedback_dir / student / assignment
+    fb.mkdir(parents=True, exist_ok=True)
+    for r in results:
+        (fb / f"{Path(r.notebook).stem}.html").write_text(feedback_html(results, r))
+    target = out / "results" / student / assignment
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "results.json").write_text(json.dumps(gradescope_results(results), indent=1))
+
+
+def write_csv(path: Path, all_results: list[NotebookResult]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["student", "assignment", "notebook", "exercise", "points", "max_points", "status", "seed"])
+        for r in all_results:
+            for e in r.exercises:
+                w.writerow([r.student, r.assignment, r.notebook, e.name, f"{e.points:g}", f"{e.max_points:g}", e.status, r.seed])
+            w.writerow([r.student, r.assignment, r.notebook, "TOTAL", f"{r.score:g}", f"{r.max_score:g}", "error" if r.error else "", r.seed])
+
+
+def score_table(all_results: list[NotebookResult]) -> str:
+    """One table per assignment: students down, exercises across, points or why not."""
+    if not all_results:
+        return "(no submissions)"
+    by_assignment: dict[str, list[NotebookResult]] = {}
+    for r in all_results:
+        by_assignment.setdefault(r.assignment, []).append(r)
+    return "\n\n".join(_table(name, rs) for name, rs in sorted(by_assignment.items()))
+
+
+SHORT = {"fail": "wrong", "not_attempted": "-", "error": "crash", "timeout": "time", "memory": "mem", "crash": "crash"}
+
+
+def _table(assignment: str, results: list[NotebookResult]) -> str:
+    names: list[str] = []
+    for r in results:
+        names += [e.name for e in r.exercises if e.name not in names]
+    by_student: dict[str, list[NotebookResult]] = {}
+    for r in results:
+        by_student.setdefault(r.student, []).append(r)
+    rows = []
+    for student, rs in sorted(by_student.items()):
+        cells = {e.name: f"{e.points:g}" + (f" {SHORT[e.status]}" if e.status in SHORT else "") for r in rs for e in r.exercises}
+        total = f"{sum(r.score for r in rs):g}/{sum(r.max_score for r in rs):g}"
+        rows.append([student, *[cells.get(n, "") for n in names], total])
+    header = [assignment, *names, "total"]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+
+    def line(cols):
+        return "  ".join(str(c).ljust(w) for c, w in zip(cols, widths)).rstrip()
+
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])

@@ -1,0 +1,86 @@
+"""How the bundled sample submissions of each lesson differ from its solution.
+
+Read by :mod:`autograder.grading.samples`; a lesson without an entry still gets
+the samples that need no edit (full, untouched, renamed, ...).
+
+* ``partial``: the exercises a partly done notebook has solved (the others
+  keep the release's stub). Pick exercises the others do not call.
+* ``mistakes``: per exercise, a textual edit ``(old, new)`` of its solution
+  cell that makes a catalogued mistake (``mistake`` names it; the grader must
+  diagnose it). Pick exercises no other exercise calls, so that each edit
+  costs exactly that exercise's points.
+"""
+
+SAMPLE_EDITS: dict[str, dict] = {
+    "01_rnn_cell": {
+        "partial": ("rnn_step_forward", "softmax", "count_rnn_parameters"),
+        "mistakes": {
+            "jordan_step_forward": {"old": "y_prev @ W_yh + b_h)  # (N, H)", "new": "y_prev @ W_yh)  # (N, H)", "mistake": "no_bias"},
+            "count_rnn_parameters": {
+                "old": "D * H + H * H + H + H * V + V",
+                "new": "D * H + H * H + H * V",
+                "mistake": "no_biases",
+            },
+        },
+    },
+    "02_bptt": {
+        "partial": ("rnn_step_backward", "numerical_gradient", "clip_by_global_norm"),
+        "mistakes": {
+            "relative_error": {
+                "old": "np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-8))",
+                "new": "np.max(np.abs(a - b))",
+                "mistake": "absolute_error",
+            },
+            "clip_by_global_norm": {
+                "old": "scale = max_norm / total_norm if total_norm > max_norm else 1.0",
+                "new": "scale = max_norm / total_norm",
+                "mistake": "always_scales",
+            },
+        },
+    },
+    "03_lstm": {
+        "partial": ("lstm_step_forward", "peephole_lstm_step_forward", "count_lstm_parameters"),
+        "mistakes": {
+            "lstm_backward": {
+                "old": "dh[:, t] + dh_prev, dc_prev, cache[t]",
+                "new": "dh[:, t] + dh_prev, np.zeros_like(dc_prev), cache[t]",
+                "mistake": "dc_not_carried",
+            },
+            "peephole_lstm_step_forward": {
+                "old": "o = sigmoid(a[:, 3 * H :] + c_next * p_o)",
+                "new": "o = sigmoid(a[:, 3 * H :] + c_prev * p_o)",
+                "mistake": "o_peeks_at_c_prev",
+            },
+        },
+    },
+    "04_gru": {
+        "partial": ("gru_step_forward", "gru_torch_step_forward", "gru_weights_from_keras"),
+        "mistakes": {
+            "gru_torch_step_forward": {
+                "old": "h_next = (1.0 - z) * n + z * h_prev",
+                "new": "h_next = (1.0 - z) * h_prev + z * n",
+                "mistake": "z_course_side",
+            },
+            "gru_weights_from_keras": {
+                "old": "b_x, b_h = to_rzn(bias[0]), to_rzn(bias[1])",
+                "new": "b_x, b_h = to_rzn(bias[1]), to_rzn(bias[0])",
+                "mistake": "biases_swapped",
+            },
+        },
+    },
+    "05_deep_bidirectional": {
+        "partial": ("stacked_rnn_forward", "bidirectional_rnn_forward"),
+        "mistakes": {
+            "stacked_rnn_backward": {
+                "old": "dx, dh0s, dparams = dh, dh0s[::-1], dparams[::-1]",
+                "new": "dx, dh0s, dparams = dh, dh0s, dparams[::-1]",
+                "mistake": "dh0s_reversed",
+            },
+            "bidirectional_rnn_backward": {
+                "old": "dx = dx_f + dx_b_reversed[:, ::-1]  # x fed both passes",
+                "new": "dx = dx_f + dx_b_reversed  # x fed both passes",
+                "mistake": "dx_b_not_reversed",
+            },
+        },
+    },
+}

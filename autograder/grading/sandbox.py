@@ -1,0 +1,374 @@
+"""The parent's side of the grading child: start it, talk to it, kill it.
+
+A :class:`Child` is one process running ``child.py`` in its own empty work
+directory. The parent sends it one request at a time and waits at most a
+deadline for the reply; student output is drained from a separate pipe and
+capped. On a timeout, a death or a garbled reply the whole process group is
+killed (and, when the child ran under a uid of its own, every process of that
+uid), and the caller gets a :class:`Fault` instead of a reply.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import selectors
+import shutil
+import signal
+import site
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import autograder
+
+PACKAGE = Path(autograder.__file__).resolve().parent
+COURSE = PACKAGE.parent
+CHILD_SCRIPT = Path(__file__).resolve().with_name("child.py")
+SANDBOX_UID_BASE = 64000  # children run as uids 64000..64255 (no login, no files, no other processes)
+SANDBOX_UIDS = 256
+MAX_MESSAGE = 64 * 1024 * 1024
+
+
+@dataclasses.dataclass
+class Limits:
+    """What one child may use. Times in seconds, sizes in MiB."""
+
+    cell_timeout: float = 30.0  # wall clock per student cell
+    course_cell_timeout: float = 120.0  # the course's own cells (setup imports matplotlib): not the student's fault
+    exercise_timeout: float = 30.0  # wall clock per exercise (all its hidden cases)
+    startup_timeout: float = 30.0
+    memory_mb: int = 3072  # address space; numpy + OpenBLAS need ~300 MiB of it
+    cpu_seconds: int = 600
+    file_mb: int = 64
+    tmp_mb: int = 64
+    open_files: int = 256
+    processes: int = 32
+    output_kb: int = 64  # student output kept (head and tail)
+
+
+@dataclasses.dataclass
+class Fault:
+    """Why a request got no reply: "timeout", "died" or "protocol", with details."""
+
+    kind: str
+    detail: str
+
+
+# --------------------------------------------------------------------------
+# What the OS lets us enforce (decided once per process)
+# --------------------------------------------------------------------------
+
+_warned = threading.Lock()
+_warning_done = False
+
+
+def can_isolate() -> bool:
+    """Root on Linux: namespaces, hidden paths and a uid of its own are possible."""
+    return sys.platform.startswith("linux") and os.geteuid() == 0
+
+
+def warn_once(message: str) -> None:
+    global _warning_done
+    with _warned:
+        if not _warning_done:
+            _warning_done = True
+            print(f"warning: {message}", file=sys.stderr)
+
+
+NOT_ENFORCED = (
+    "the grading sandbox runs without {what}: student code runs as your user and can read "
+    "files your user can read (solutions, other submissions) and reach the network. "
+    "Resource limits and time limits still apply. On a shared server, run the grader "
+    "as root in a container, or as a separate user."
+)
+
+
+# --------------------------------------------------------------------------
+# The template work directory (built once per run)
+# --------------------------------------------------------------------------
+
+
+def child_sys_path() -> list[str]:
+    """The standard library and site-packages directories (never the course itself)."""
+    keep = {sysconfig.get_path(k) for k in ("stdlib", "platstdlib")}
+    keep |= set(site.getsitepackages())
+    paths = []
+    for p in sys.path:
+        real = os.path.realpath(p) if p else ""
+        if p and os.path.isdir(p) and (p in keep or real in {os.path.realpath(k) for k in keep} or p.endswith("lib-dynload")):
+            if real not in paths:
+                paths.append(real)
+    return paths
+
+
+def build_template(target: Path, course: Path = COURSE) -> Path:
+    """The files every child gets: its script, the public suites and the course library.
+
+    Not copied: ``autograder.reference``, ``autograder.grading``, ``rnncourse/nn``
+    (solutions of later lessons), ``data/fixtures``.
+    """
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy(CHILD_SCRIPT, target / "child.py")
+    pkg = target / "autograder"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text('"""Public parts of the course\'s autograder, as the grader child sees them."""\n')
+    for sub in ("suites", "checks"):
+        shutil.copytree(PACKAGE / sub, pkg / sub, ignore=ignore)
+    rnn = course / "rnncourse"
+    if (rnn / "__init__.py").exists():
+        shutil.copytree(rnn, target / "rnncourse", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "nn"))
+    data = course / "data"
+    if data.is_dir():
+        shutil.copytree(data, target / "data", ignore=shutil.ignore_patterns("fixtures"))
+    for name in ("empty", "scratch", "sys"):
+        (target / name).mkdir()
+    _matplotlib_cache(target / "mplcache")
+    for path in [target, *target.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return target
+
+
+def _matplotlib_cache(target: Path) -> None:
+    """Build matplotlib's font cache once, so that no child spends a second on it."""
+    target.mkdir()
+    env = {**_base_env(), "MPLCONFIGDIR": str(target)}
+    try:
+        subprocess.run(
+            [sys.executable, "-c", "import matplotlib.font_manager"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        pass
+
+
+def _base_env() -> dict[str, str]:
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "MPLBACKEND": "Agg",
+        "PYTHONIOENCODING": "utf-8",
+    }
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS"):
+        env[var] = "1"
+    return env
+
+
+# --------------------------------------------------------------------------
+# One child
+# --------------------------------------------------------------------------
+
+
+def _claim_uid(slot: int) -> tuple[int, int]:
+    """A uid no other child on this machine uses now (an flock per uid, across grader processes).
+
+    Killing "every process of the uid" after a child must never hit another
+    run's child, so two graders running at once (or test workers) never share one.
+    """
+    import fcntl
+
+    locks = Path(tempfile.gettempdir()) / "rnngrade-uids"
+    locks.mkdir(mode=0o700, exist_ok=True)
+    for k in range(SANDBOX_UIDS):
+        uid = SANDBOX_UID_BASE + (slot + k) % SANDBOX_UIDS
+        fd = os.open(locks / str(uid), os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        return uid, fd
+    raise RuntimeError("no free sandbox uid: more than 256 grading children at once")
+
+
+class Child:
+    """A running grading child. Use :meth:`start`, :meth:`request`, :meth:`close`."""
+
+    def __init__(self, template: Path, limits: Limits, hide: list[Path], slot: int, isolate: bool):
+        self.limits, self.slot, self.isolate = limits, slot, isolate
+        self.uid, self._uid_lock = (_claim_uid(slot) if isolate else (None, None))
+        self.work = Path(tempfile.mkdtemp(prefix="rnngrade-"))
+        shutil.copytree(template, self.work, dirs_exist_ok=True, symlinks=False)
+        self.work.chmod(0o755)
+        self.hide = [str(p) for p in hide]
+        self.output = bytearray()
+        self.output_bytes = 0
+        self.buf = b""
+        self.proc: subprocess.Popen | None = None
+        self.sandbox: dict = {}
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def start(self) -> dict | Fault:
+        cmd_r, cmd_w = os.pipe()
+        res_r, res_w = os.pipe()
+        out_r, out_w = os.pipe()
+        cfg = {
+            "fd_in": cmd_r,
+            "fd_out": res_w,
+            "isolate": self.isolate,
+            "uid": self.uid,
+            "sys_path": child_sys_path(),
+            "hide": self.hide,
+            "cpu_seconds": self.limits.cpu_seconds,
+            "memory_mb": self.limits.memory_mb,
+            "file_mb": self.limits.file_mb,
+            "tmp_mb": self.limits.tmp_mb,
+            "open_files": self.limits.open_files,
+            "processes": self.limits.processes,
+        }
+        (self.work / "config.json").write_text(json.dumps(cfg))
+        (self.work / "config.json").chmod(0o644)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-B", str(self.work / "child.py"), str(self.work / "config.json")],
+                cwd=self.work,
+                env=_base_env(),
+                stdin=subprocess.DEVNULL,
+                stdout=out_w,
+                stderr=out_w,
+                pass_fds=(cmd_r, res_w),
+                start_new_session=True,
+                close_fds=True,
+            )
+        finally:
+            for fd in (cmd_r, res_w, out_w):
+                os.close(fd)
+        self.cmd_w, self.res_r, self.out_r = cmd_w, res_r, out_r
+        os.set_blocking(res_r, False)
+        os.set_blocking(out_r, False)
+        hello = self._receive(self.limits.startup_timeout)
+        if isinstance(hello, dict):
+            self.sandbox = hello.get("sandbox", {})
+        return hello
+
+    def close(self) -> None:
+        """Kill the child, everything it started, and remove its work directory."""
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self._kill_uid()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+            for fd in (self.cmd_w, self.res_r, self.out_r):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            self.proc = None
+        shutil.rmtree(self.work, ignore_errors=True)
+        if self._uid_lock is not None:
+            os.close(self._uid_lock)  # releases the uid for the next child
+            self._uid_lock = None
+
+    def _kill_uid(self) -> None:
+        """Processes that left the process group (setsid) die with their uid."""
+        if self.uid is None:
+            return
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in a forked copy of the parent
+            try:
+                os.setuid(self.uid)
+                for _ in range(50):  # stop them all first, so that none forks while we kill
+                    os.kill(-1, signal.SIGSTOP)
+                    os.kill(-1, signal.SIGKILL)
+                    time.sleep(0.01)
+            finally:
+                os._exit(0)  # ProcessLookupError above: none left
+        os.waitpid(pid, 0)
+
+    # -- requests ----------------------------------------------------------
+
+    def request(self, msg: dict, timeout: float) -> dict | Fault:
+        data = (json.dumps(msg) + "\n").encode()
+        try:
+            os.write(self.cmd_w, data) if len(data) < 65536 else self._write_all(data, timeout)
+        except (BrokenPipeError, OSError):
+            return self._died()
+        return self._receive(timeout)
+
+    def _write_all(self, data: bytes, timeout: float) -> None:
+        os.set_blocking(self.cmd_w, False)
+        deadline = time.monotonic() + timeout
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.cmd_w, selectors.EVENT_WRITE)
+            while data and time.monotonic() < deadline:
+                if sel.select(max(0.0, deadline - time.monotonic())):
+                    data = data[os.write(self.cmd_w, data) :]
+                self._drain_output()
+        if data:
+            raise OSError("the child stopped reading")
+
+    def _receive(self, timeout: float) -> dict | Fault:
+        deadline = time.monotonic() + timeout
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.res_r, selectors.EVENT_READ)
+            sel.register(self.out_r, selectors.EVENT_READ)
+            while b"\n" not in self.buf:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return Fault("timeout", f"no answer within {timeout:g} s")
+                for key, _ in sel.select(left):
+                    if key.fd == self.out_r:
+                        self._drain_output()
+                        continue
+                    try:
+                        chunk = os.read(self.res_r, 1 << 20)
+                    except BlockingIOError:
+                        continue
+                    if not chunk:
+                        return self._died()
+                    self.buf += chunk
+                    if len(self.buf) > MAX_MESSAGE:
+                        return Fault("protocol", "the answer was too large")
+        line, self.buf = self.buf.split(b"\n", 1)
+        self._drain_output()
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            return Fault("protocol", "the answer was not valid JSON (did the code write to the grader's pipe?)")
+        if not isinstance(reply, dict) or "status" not in reply:
+            return Fault("protocol", "the answer was garbled")
+        return reply
+
+    def _died(self) -> Fault:
+        try:
+            code = self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return Fault("died", "the process closed its channel")
+        self._drain_output()
+        if code < 0:
+            name = signal.Signals(-code).name
+            why = {"SIGXCPU": " (CPU time limit)", "SIGXFSZ": " (file size limit)", "SIGSEGV": " (segmentation fault)"}.get(name, "")
+            return Fault("died", f"the process was killed by {name}{why}")
+        return Fault("died", f"the process exited with code {code}")
+
+    def _drain_output(self) -> None:
+        cap = self.limits.output_kb * 1024
+        while True:
+            try:
+                chunk = os.read(self.out_r, 1 << 20)
+            except (BlockingIOError, OSError):
+                return
+            if not chunk:
+                return
+            self.output_bytes += len(chunk)
+            if len(self.output) < cap:
+                self.output += chunk[: cap - len(self.output)]
+
+    def output_text(self) -> str:
+        text = self.output.decode("utf-8", "replace")
+        if self.output_bytes > len(self.output):
+            text += f"\n[... {self.output_bytes - len(self.output)} more bytes of output not kept]"
+        return text

@@ -1,0 +1,207 @@
+"""Hostile and broken submissions get exactly what their honest work deserves."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+from conftest import (
+    COURSE,
+    ISOLATED,
+    full_points,
+    grade_notebook,
+    needs_isolation,
+    notebook_with,
+    points,
+)
+
+
+def append(code):
+    return lambda text: text + "\n\n" + code + "\n"
+
+
+def body(name, code):
+    """Replace the function's body (after its docstring) with ``code``."""
+
+    def edit(text):
+        head, _, _ = text.rpartition('"""')
+        indented = "\n".join("    " + line for line in code.splitlines())
+        return head + '"""\n' + indented + "\n"
+
+    return edit
+
+
+def expect(lesson, zeroed):
+    want = full_points(lesson)
+    for name in zeroed:
+        want[name] = 0.0
+    return want
+
+
+def test_numpy_comparison_patch_earns_nothing(lesson, runner):
+    """Replacing np.allclose & co. in a solution cell changes nothing: the parent compares."""
+    patch = (
+        "np.allclose = lambda *a, **k: True\n"
+        "np.array_equal = lambda *a, **k: True\n"
+        "np.testing.assert_allclose = lambda *a, **k: None"
+    )
+    nb = notebook_with(lesson, solved=(), edits={"softmax": append(patch)})
+    assert sum(points(grade_notebook(lesson, runner, nb)).values()) == 0
+
+
+def test_numpy_comparison_patch_keeps_honest_points(lesson, runner):
+    """The same patch next to correct code still gets that code's points."""
+    nb = notebook_with(lesson, solved=("rnn_step_forward", "softmax"), edits={"softmax": append("np.allclose = lambda *a, **k: True")})
+    got = points(grade_notebook(lesson, runner, nb))
+    assert got["rnn_step_forward"] == 3 and got["softmax"] == 2 and sum(got.values()) == 5
+
+
+def test_ipython_transformers_earn_nothing(lesson, runner):
+    """Input and AST transformers cannot rewrite the checks: no check runs in the child."""
+    code = (
+        "ip = get_ipython()\n"
+        "ip.input_transformers_cleanup.append(lambda lines: ['pass\\n'])\n"
+        "import ast\n"
+        "class T(ast.NodeTransformer):\n"
+        "    def visit_Call(self, node): return ast.Constant(None)\n"
+        "ip.ast_transformers.append(T())"
+    )
+    nb = notebook_with(lesson, solved=(), edits={"rnn_step_forward": append(code)})
+    assert sum(points(grade_notebook(lesson, runner, nb)).values()) == 0
+
+
+def test_custom_exception_handler_earns_nothing(lesson, runner):
+    """sys.excepthook and set_custom_exc cannot swallow a failing check."""
+    code = (
+        "import sys\n"
+        "sys.excepthook = lambda *a: None\n"
+        "get_ipython().set_custom_exc((Exception,), lambda *a, **k: None)"
+    )
+    nb = notebook_with(lesson, solved=(), edits={"rnn_step_forward": append(code)})
+    assert sum(points(grade_notebook(lesson, runner, nb)).values()) == 0
+
+
+@needs_isolation
+def test_reading_solutions_from_disk_earns_nothing(lesson, runner):
+    """The solution notebook, the reference and the autograder are not visible to the child."""
+    steal = f"""
+import json, os
+stolen = {{}}
+for path in [{str(COURSE / 'solutions' / '01_rnn_cell' / '01_rnn_cell.ipynb')!r}]:
+    try:
+        for cell in json.load(open(path))['cells']:
+            if cell['cell_type'] == 'code' and 'BEGIN SOLUTION' in ''.join(cell['source']):
+                exec(''.join(cell['source']), globals())
+    except Exception as exc:
+        print('no solutions:', exc)
+try:
+    exec(open({str(COURSE / 'autograder' / 'reference' / 'lesson01.py')!r}).read(), globals())
+except Exception as exc:
+    print('no reference:', exc)
+try:
+    from autograder.reference import REFERENCE
+    globals().update(REFERENCE)
+except Exception as exc:
+    print('no import:', exc)
+assert not os.path.exists({str(COURSE / 'solutions')!r} + '/01_rnn_cell')
+"""
+    nb = notebook_with(lesson, solved=(), edits={"count_rnn_parameters": append(steal)})
+    result = grade_notebook(lesson, runner, nb)
+    assert sum(points(result).values()) == 0
+    assert "no solutions" in result.output and "no reference" in result.output
+
+
+def test_endless_loop_in_a_cell_costs_that_cell(lesson, short_runner):
+    """A cell that never finishes is stopped and skipped; the others are graded."""
+    nb = notebook_with(lesson, edits={"count_rnn_parameters": append("while True:\n    pass")})
+    result = grade_notebook(lesson, short_runner, nb)
+    assert points(result) == expect(lesson, ["count_rnn_parameters"])
+    assert any("did not finish" in n for n in result.notes)
+
+
+def test_exercise_that_never_returns_does_not_block_the_next(lesson, short_runner):
+    """rnn_step_forward loops (and rnn_forward, which calls it); softmax after it still passes."""
+    nb = notebook_with(lesson, edits={"rnn_step_forward": body("rnn_step_forward", "while True:\n    pass")})
+    result = grade_notebook(lesson, short_runner, nb)
+    assert points(result) == expect(lesson, ["rnn_step_forward", "rnn_forward"])
+    statuses = {e.name: e.status for e in result.exercises}
+    assert statuses["rnn_step_forward"] == "timeout"
+
+
+def test_os_exit_in_a_cell_costs_that_cell(lesson, runner):
+    """os._exit kills the child; a fresh one goes on without that cell."""
+    nb = notebook_with(lesson, edits={"rnn_forward": append("import os\nos._exit(3)")})
+    result = grade_notebook(lesson, runner, nb)
+    assert points(result) == expect(lesson, ["rnn_forward"])
+    assert any("exited with code 3" in n for n in result.notes)
+
+
+def test_segfault_in_an_exercise_costs_that_exercise(lesson, runner):
+    """A segmentation fault while softmax runs costs softmax and what calls it, nothing else."""
+    nb = notebook_with(lesson, edits={"softmax": body("softmax", "import ctypes\nreturn ctypes.string_at(0)")})
+    result = grade_notebook(lesson, runner, nb)
+    assert points(result) == expect(lesson, ["softmax", "rnn_output_forward", "jordan_step_forward"])
+    assert {e.name: e.status for e in result.exercises}["softmax"] == "crash"
+
+
+def test_memory_blowup_is_reported_as_memory(lesson, runner):
+    """An allocation beyond the limit fails in the child and is named as such."""
+    grow = "blocks = []\nwhile True:\n    blocks.append(bytearray(50_000_000))"
+    nb = notebook_with(lesson, edits={"count_rnn_parameters": body("count_rnn_parameters", grow)})
+    result = grade_notebook(lesson, runner, nb)
+    assert points(result) == expect(lesson, ["count_rnn_parameters"])
+    verdict = {e.name: e for e in result.exercises}["count_rnn_parameters"]
+    assert verdict.status == "memory" and "ran out of memory" in verdict.message
+
+
+def test_millions_of_lines_of_output_cost_nothing(lesson, runner):
+    """Two million printed lines are drained and capped; a correct answer keeps its points."""
+    nb = notebook_with(lesson, edits={"softmax": append("import sys\nsys.stdout.write('spam\\n' * 2_000_000)")})
+    result = grade_notebook(lesson, runner, nb)
+    assert points(result) == full_points(lesson)
+    assert len(result.output) < 200_000 and "more bytes of output not kept" in result.output
+
+
+def test_warnings_never_cost_points(lesson, runner):
+    """A correct answer that warns on stderr gets full marks."""
+    code = "import warnings\nwarnings.warn('this softmax is fine')\nimport sys\nprint('noise', file=sys.stderr)"
+    nb = notebook_with(lesson, edits={"softmax": append(code)})
+    assert points(grade_notebook(lesson, runner, nb)) == full_points(lesson)
+
+
+@needs_isolation
+@pytest.mark.slow
+def test_fork_bomb_is_contained(lesson, short_runner):
+    """A fork bomb hits the process limit of the child's own uid, is killed, and costs one cell."""
+    bomb = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
+    nb = notebook_with(lesson, edits={"count_rnn_parameters": append(bomb)})
+    short_runner.uids_used.clear()
+    result = grade_notebook(lesson, short_runner, nb, slot=3)
+    assert points(result) == expect(lesson, ["count_rnn_parameters"])
+    uids = ",".join(str(u) for u in short_runner.uids_used)
+    for _ in range(50):  # killed processes may linger a moment until init reaps them
+        left = subprocess.run(["ps", "-u", uids, "-o", "pid=,stat="], capture_output=True, text=True)
+        alive = [line for line in left.stdout.splitlines() if not line.split()[-1].startswith("Z")]
+        if not alive:
+            break
+        time.sleep(0.1)
+    assert alive == []
+
+
+@needs_isolation
+def test_network_is_unreachable(lesson, runner):
+    """The child has its own network namespace without any interface up."""
+    probe = (
+        "import socket\n"
+        "try:\n"
+        "    socket.create_connection(('1.1.1.1', 53), timeout=2)\n"
+        "    print('NETWORK REACHABLE')\n"
+        "except OSError as exc:\n"
+        "    print('no network:', exc)"
+    )
+    nb = notebook_with(lesson, edits={"softmax": append(probe)})
+    result = grade_notebook(lesson, runner, nb)
+    assert "no network" in result.output and "NETWORK REACHABLE" not in result.output
+    assert ISOLATED and os.geteuid() == 0

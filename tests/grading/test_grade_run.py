@@ -1,0 +1,166 @@
+"""The whole run: samples, gradebook, files, re-grading, tampering with outputs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import sqlite3
+
+import nbformat
+import pytest
+from conftest import COURSE, FAST, ISOLATED, LESSON, needs_isolation, notebook_with
+
+from autograder.grading import cli, samples
+from autograder.grading.sample_edits import SAMPLE_EDITS
+
+
+def run(tmp_path, submitted=None, **kw):
+    options = cli.Options(
+        submitted=submitted,
+        assignment=LESSON,
+        course=COURSE,
+        db_url=f"sqlite:///{tmp_path / 'gradebook.db'}",
+        output=tmp_path / "out",
+        autograded=tmp_path / "autograded",
+        feedback=tmp_path / "feedback",
+        jobs=2,
+        seed=7,
+        limits=FAST,
+        quiet=True,
+        **kw,
+    )
+    return cli.run_grading(options)
+
+
+def gradebook_scores(tmp_path):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gb:
+        return {s.student.id: s.score for s in gb.assignment_submissions(LESSON)}
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("samples")
+    return tmp, run(tmp)
+
+
+@pytest.mark.slow
+def test_samples_expected_scores(sample_run):
+    """Every bundled sample scores what samples.expected_scores says."""
+    tmp, result = sample_run
+    assert result.exit_code == 0
+    got = {r.student: r.score for r in result.results}
+    assert got == samples.expected_scores(LESSON)
+
+
+@pytest.mark.slow
+def test_samples_gradebook_holds_the_scores(sample_run):
+    """The nbgrader gradebook has each sample's auto scores (written answers still need a human)."""
+    tmp, result = sample_run
+    got = {k: v for k, v in gradebook_scores(tmp).items()}
+    # the full sample answered the written questions: those are not scored automatically
+    assert got == samples.expected_scores(LESSON)
+
+
+@pytest.mark.slow
+def test_samples_mistakes_are_named(sample_run):
+    """The mistakes sample's feedback names each catalogued mistake it contains."""
+    tmp, result = sample_run
+    (wrong,) = [r for r in result.results if r.student == "sample-mistakes"]
+    found = {e.name: e.mistake for e in wrong.exercises if e.status != "pass"}
+    assert found == {name: edit["mistake"] for name, edit in SAMPLE_EDITS[LESSON]["mistakes"].items()}
+    html = (tmp / "feedback" / "sample-mistakes" / LESSON / f"{LESSON}.html").read_text()
+    assert "This looks like a known mistake" in html and "seed 7" in html
+
+
+@pytest.mark.slow
+def test_samples_messages(sample_run):
+    """Invalid JSON, renamed notebook, deleted and faked check cells each get their sentence."""
+    tmp, result = sample_run
+    by = {r.student: r for r in result.results}
+    assert "not valid JSON" in by["sample-invalid"].error
+    assert any("my_copy_of_the_lesson.ipynb" in n for n in by["sample-renamed"].notes)
+    assert any("deleted" in n for n in by["sample-nochecks"].notes)
+    assert any("changed" in n for n in by["sample-fakechecks"].notes)
+    assert {e.status for e in by["sample-untouched"].exercises} == {"not_attempted"}
+
+
+@pytest.mark.slow
+def test_samples_files_written(sample_run):
+    """CSV rows per student x exercise plus totals, results.json, autograded notebooks."""
+    tmp, result = sample_run
+    rows = list(csv.DictReader((tmp / "out" / "grades.csv").open()))
+    totals = {r["student"]: float(r["points"]) for r in rows if r["exercise"] == "TOTAL"}
+    assert totals == samples.expected_scores(LESSON)
+    gs = json.loads((tmp / "out" / "results" / "sample-full" / LESSON / "results.json").read_text())
+    assert gs["score"] == samples.expected_scores(LESSON)["sample-full"]
+    assert all({"name", "score", "max_score", "output", "visibility"} <= set(t) for t in gs["tests"])
+    nb = nbformat.read(str(tmp / "autograded" / "sample-full" / LESSON / f"{LESSON}.ipynb"), as_version=4)
+    assert any(c.get("outputs") for c in nb.cells if c.cell_type == "code")
+
+
+@pytest.mark.slow
+def test_feedback_never_shows_hidden_inputs(sample_run):
+    """No number of any hidden input appears in the feedback of a failing sample."""
+    tmp, result = sample_run
+    from autograder.grading.engine import Assignment
+
+    assignment = Assignment.load(COURSE / "solutions", LESSON, seed=7)
+    html = (tmp / "feedback" / "sample-mistakes" / LESSON / f"{LESSON}.html").read_text()
+    for hidden in assignment.hidden.values():
+        for case in hidden.cases:
+            for value in case.inputs.values():
+                for x in getattr(value, "flat", []):
+                    if abs(x - round(x)) > 1e-3:  # a real number, not a 0 or 1 anyone could guess
+                        assert f"{x:.6g}" not in html
+        for expected in hidden.expected:
+            for value in expected.values():
+                for x in getattr(value, "flat", [value]):
+                    if abs(x - round(x)) > 1e-3:
+                        assert f"{x:.6g}" not in html
+
+
+@pytest.mark.slow
+def test_regrade_replaces_stale_scores(tmp_path):
+    """Grading a student again with a worse notebook lowers the gradebook's score."""
+    built = samples.build_samples(COURSE, tmp_path / "a", LESSON)[LESSON]
+    submitted = tmp_path / "submitted" / "alice" / LESSON
+    shutil.copytree(built["sample-full"], submitted)
+    run(tmp_path, tmp_path / "submitted")
+    assert gradebook_scores(tmp_path) == {"alice": samples.expected_scores(LESSON)["sample-full"]}
+    shutil.rmtree(submitted)
+    shutil.copytree(built["sample-partial"], submitted)
+    run(tmp_path, tmp_path / "submitted")
+    assert gradebook_scores(tmp_path) == {"alice": samples.expected_scores(LESSON)["sample-partial"]}
+
+
+@needs_isolation
+@pytest.mark.slow
+def test_writing_gradebook_and_outputs_changes_nothing(tmp_path, lesson):
+    """Writes to the gradebook, the output folders and other submissions fail or vanish."""
+    db = tmp_path / "gradebook.db"
+    attack = f"""
+for path in [{str(db)!r}, {str(tmp_path / 'out' / 'grades.csv')!r}, {str(tmp_path / 'submitted' / 'bob' / LESSON / (LESSON + '.ipynb'))!r}]:
+    try:
+        with open(path, 'w') as f:
+            f.write('owned')
+    except OSError as exc:
+        print('cannot write', path, exc)
+try:
+    open({str(tmp_path / 'out' / 'pwned.txt')!r}, 'w').write('x')
+except OSError:
+    pass
+"""
+    mallory = notebook_with(lesson, solved=(), edits={"softmax": lambda t: t + "\n" + attack})
+    for student, nb in (("mallory", mallory), ("bob", notebook_with(lesson))):
+        folder = tmp_path / "submitted" / student / LESSON
+        folder.mkdir(parents=True)
+        nbformat.write(nb, str(folder / f"{LESSON}.ipynb"))
+    result = run(tmp_path, tmp_path / "submitted")
+    assert {r.student: r.score for r in result.results} == {"mallory": 0.0, "bob": samples.expected_scores(LESSON)["sample-full"]}
+    assert gradebook_scores(tmp_path) == {"mallory": 0.0, "bob": samples.expected_scores(LESSON)["sample-full"]}
+    assert not (tmp_path / "out" / "pwned.txt").exists()
+    sqlite3.connect(db).execute("select count(*) from grade").fetchone()
+    assert ISOLATED
