@@ -14,6 +14,7 @@ def _make(name: str):
     exercise = EXERCISES[name]
 
     def check(fn, *needed):
+        __tracebackhide__ = True
         run_check(name, fn, *needed)
 
     check.__name__ = check.__qualname__ = name

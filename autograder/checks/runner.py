@@ -138,14 +138,19 @@ def evaluate(
         }
     found = diagnose(exercise, actual_by_case, mistakes)
     i = verdict["index"]
+    failed = next(f for f in verdict["findings"] if not f.ok)
     maybe = []
-    if not found and actual_by_case[i] is not None:
+    if not found and failed.prop == "values" and actual_by_case[i] is not None:
+        # A partial match is a hint only where the mistake really changes this case's
+        # output; a dtype or in-place failure says nothing about the values.
+        exp_i = expected[i]
         maybe = [
             m
             for m in exercise.mistakes
-            if m.key in mistakes[i] and outputs_match(exercise, mistakes[i][m.key], actual_by_case[i])
+            if m.key in mistakes[i]
+            and not outputs_match(exercise, exp_i, mistakes[i][m.key])
+            and outputs_match(exercise, mistakes[i][m.key], actual_by_case[i])
         ]
-    failed = next(f for f in verdict["findings"] if not f.ok)
     message = f"{exercise.name}: {failed.message} (case '{verdict['case']}')."
     if found:
         m = found[0]
@@ -206,6 +211,7 @@ def run_check(name: str, fn: Callable, *needed: Callable, quiet: bool = False) -
 
     ``needed`` are the other functions the check needs (``Exercise.needs``), in order.
     """
+    __tracebackhide__ = True  # IPython and pytest hide this frame: the learner sees the message
     exercise = EXERCISES[name]
     usage = f"check.{name}({', '.join((name,) + exercise.needs)})"
     if not callable(fn) or len(needed) != len(exercise.needs) or not all(map(callable, needed)):

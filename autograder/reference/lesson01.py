@@ -109,6 +109,12 @@ def _softmax_unstable(scores):
         return e / e.sum(axis=-1, keepdims=True)
 
 
+def _softmax_global_max(scores):
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(scores - scores.max())
+        return e / e.sum(axis=-1, keepdims=True)
+
+
 def _softmax_axis0(scores):
     e = np.exp(scores - scores.max(axis=0, keepdims=True))
     return e / e.sum(axis=0, keepdims=True)
@@ -157,6 +163,7 @@ MISTAKES = {
     },
     "softmax": {
         "unstable": _softmax_unstable,
+        "global_max": _softmax_global_max,
         "axis0": _softmax_axis0,
         "global_sum": _softmax_global,
         "no_exp": _softmax_no_exp,

@@ -248,10 +248,15 @@ def inputs_unchanged(before: Mapping[str, Any], after: Mapping[str, Any]) -> Fin
     """Did the call modify any input array in place?"""
     for name, value in before.items():
         if isinstance(value, np.ndarray) and not np.array_equal(value, after[name], equal_nan=True):
+            changed = after[name]
+            size = ""
+            if changed.shape == value.shape and value.dtype.kind == "f":
+                with np.errstate(invalid="ignore"):
+                    size = f" (largest change {float(np.nanmax(np.abs(changed - value))):.2g})"
             return Finding(
                 "inputs",
                 False,
-                f"the input {name} was modified in place; work on a copy "
+                f"the input {name} was modified in place{size}; work on a copy "
                 "(e.g. x = x.copy(), or avoid +=, *= on arguments)",
             )
     return Finding("inputs", True, "leaves its inputs unchanged")

@@ -181,6 +181,10 @@ def _softmax_cases(rng: np.random.Generator) -> list[Case]:
             "large scores (would overflow exp without a shift)",
             {"scores": 800.0 + _normal(rng, 2, 4, scale=3.0)},
         ),
+        Case(
+            "rows with very different offsets (one shift for all rows is not enough)",
+            {"scores": np.array([[1000.0, -400.0, -500.0], [-1000.0, -1001.0, -999.0]]) + _normal(rng, 2, 3)},
+        ),
         Case("random per-step scores (N, T, V)", {"scores": _normal(rng, 2, 3, 5, scale=2.0)}),
     ]
 
@@ -199,6 +203,11 @@ SOFTMAX = Exercise(
             "unstable",
             "exp of large scores overflows: the maximum is not subtracted first",
             "subtract scores.max(axis=-1, keepdims=True) before np.exp",
+        ),
+        Mistake(
+            "global_max",
+            "one maximum, of the whole array, is subtracted from every row",
+            "shift each row by its own maximum: scores.max(axis=-1, keepdims=True)",
         ),
         Mistake(
             "axis0",
