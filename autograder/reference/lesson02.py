@@ -159,6 +159,9 @@ def _step_backward(kind):
         elif kind == "modifies_upstream":
             dh_next *= 1.0 - h_next**2
             da = dh_next
+        elif kind == "modifies_cache":
+            h_next **= 2
+            da = dh_next * (1.0 - h_next)
         else:
             da = dh_next * (1.0 - h_next**2)
         dx = da @ W_xh.T
@@ -209,6 +212,14 @@ def _numerical(kind):
             return np.full(x.shape, g)
         grad = np.zeros(x.shape)
         for idx in np.ndindex(x.shape):
+            if kind == "restored_by_arithmetic":
+                x[idx] += eps
+                f_plus = f(x)
+                x[idx] -= 2 * eps
+                f_minus = f(x)
+                x[idx] += eps
+                grad[idx] = (f_plus - f_minus) / (2 * eps)
+                continue
             old = x[idx]
             x[idx] = old + eps
             f_plus = f(x)
@@ -319,6 +330,7 @@ MISTAKES = {
             "W_hh_not_transposed",
             "db_h_averaged",
             "modifies_upstream",
+            "modifies_cache",
         )
     },
     "rnn_backward": {
@@ -337,6 +349,7 @@ MISTAKES = {
             "forward_difference",
             "missing_factor_two",
             "not_restored",
+            "restored_by_arithmetic",
             "all_at_once",
             "flat_gradient",
         )

@@ -152,7 +152,10 @@ def _step_backward_mistake(kind):
     def backward(dh_next, dc_next, cache):
         x, h_prev, c_prev, W_x, W_h, i, f, g, o, tanh_c = cache
         do = dh_next * tanh_c
-        if kind == "no_tanh_c_path":
+        if kind == "modifies_upstream":
+            dh_next *= o  # the caller's array
+            dc = dc_next + dh_next * (1.0 - tanh_c**2)
+        elif kind == "no_tanh_c_path":
             dc = dc_next
         elif kind == "tanh_c_no_derivative":
             dc = dc_next + dh_next * o
@@ -207,7 +210,9 @@ def _backward_mistake(kind):
         dh_prev = np.zeros((N, H), dtype=dh.dtype)
         dc_prev = np.zeros((N, H), dtype=dh.dtype)
         for t in reversed(range(T)):
-            if kind == "dh_not_carried":
+            if kind == "modifies_upstream":
+                dh_next = dh[:, t]  # already holds the carried gradient, added in place below
+            elif kind == "dh_not_carried":
                 dh_next = dh[:, t]
             elif kind == "upstream_dh_ignored":
                 dh_next = dh[:, t] if t == T - 1 else dh_prev
@@ -218,6 +223,8 @@ def _backward_mistake(kind):
                 dh_next, dc_next, cache[t]
             )
             dx[:, t] = dx_t
+            if kind == "modifies_upstream" and t > 0:
+                dh[:, t - 1] += dh_prev
             if kind == "weights_overwritten":
                 dW_x, dW_h, db = dW_x_t, dW_h_t, db_t
             else:
@@ -272,6 +279,7 @@ MISTAKES = {
             "dc_prev_without_f",
             "sigmoid_derivative_as_tanh",
             "order_ifog",
+            "modifies_upstream",
         )
     },
     "lstm_forward": {
@@ -285,6 +293,7 @@ MISTAKES = {
             "dh_not_carried",
             "upstream_dh_ignored",
             "weights_overwritten",
+            "modifies_upstream",
         )
     },
     "peephole_lstm_step_forward": {

@@ -5,10 +5,20 @@ in NOTATION.md. Sizes differ from each other (D != H, and 4H differs from
 both) so a transposed or mis-sliced weight shows up as a wrong shape.
 
 The backward exercises are run through ``call``: the learner's own forward
-pass (``needs``) builds the cache, so any cache layout works. Besides the six
-(or five) gradients, ``call`` returns ``numerical_mismatches``: how many of
-the returned gradients disagree with central differences of the learner's own
-forward pass (float64, relative error above 1e-5). The reference gets 0.
+pass (``needs``) builds the cache, so any cache layout works. Every array the
+learner's functions receive is a copy, and the numerical loss is built from
+pristine copies taken before the call, so a backward that changes its upstream
+gradient in place still has its gradients judged correctly. Besides the
+gradients, ``call`` returns properties whose names read as sentences in the
+report:
+
+* the outputs of the learner's forward on the case (graded first, so that a
+  wrong forward is the first thing the report names: the backward is checked
+  against that forward);
+* :data:`NUMERICAL`: how many of the returned gradients disagree with central
+  differences of the learner's own forward pass (float64, relative error above
+  1e-5); the reference gets 0;
+* the upstream flag: 1 when the call changed dh_next / dc_next (or dh) in place.
 """
 
 from __future__ import annotations
@@ -21,6 +31,9 @@ from autograder.suites.core import Case, Exercise, Mistake
 
 LESSON = "03_lstm"
 
+NUMERICAL = "gradients that disagree with numerical derivatives of your forward"
+STEP_UPSTREAM = "dh_next or dc_next changed in place (1 = yes)"
+SEQ_UPSTREAM = "dh changed in place (1 = yes)"
 NUMERICAL_STEP = 1e-5  # central-difference step
 NUMERICAL_RTOL = 1e-5  # a gradient disagrees when ||analytic - numerical|| / scale exceeds this
 
@@ -79,10 +92,23 @@ def count_numerical_mismatches(
 
 
 def _as_gradients(name: str, raw, count: int, names: str) -> tuple:
-    if not isinstance(raw, tuple) or len(raw) != count:
-        got = f"a tuple of {len(raw)}" if isinstance(raw, tuple) else type(raw).__name__
+    """The returned gradients as a tuple (a list is fine too), copied."""
+    if not isinstance(raw, (tuple, list)) or len(raw) != count:
+        got = (
+            f"a {type(raw).__name__} of {len(raw)}"
+            if isinstance(raw, (tuple, list))
+            else type(raw).__name__
+        )
         raise TypeError(f"{name} should return a tuple of {count} gradients ({names}), got {got}")
-    return raw
+    return tuple(np.array(r, copy=True) if isinstance(r, np.ndarray) else r for r in raw)
+
+
+def _copies(inputs: Mapping, names: Sequence[str]) -> dict:
+    return {k: np.array(inputs[k], copy=True) for k in names}
+
+
+def _changed(before: Sequence[np.ndarray], after: Sequence[np.ndarray]) -> int:
+    return int(any(not np.array_equal(b, a, equal_nan=True) for b, a in zip(before, after)))
 
 
 # --------------------------------------------------------------------------
@@ -185,18 +211,32 @@ _STEP_GRADS = ("dx", "dh_prev", "dc_prev", "dW_x", "dW_h", "db")
 _STEP_WRT = ("x", "h_prev", "c_prev", "W_x", "W_h", "b")
 
 
+_STEP_FORWARD_OUT = tuple(
+    f"{v} of your lstm_step_forward (your backward is checked against it)"
+    for v in ("h_next", "c_next")
+)
+
+
 def _call_step_backward(fn, inputs, helpers):
     forward = helpers["lstm_step_forward"]
-    _, _, cache = forward(*(inputs[k] for k in _STEP_FORWARD_ARGS))
-    raw = fn(inputs["dh_next"], inputs["dc_next"], cache)
+    pristine = _copies(inputs, _STEP_FORWARD_ARGS)
+    dh0, dc0 = np.array(inputs["dh_next"], copy=True), np.array(inputs["dc_next"], copy=True)
+    copies = _copies(pristine, _STEP_FORWARD_ARGS)
+    h_next, c_next, cache = forward(*(copies[k] for k in _STEP_FORWARD_ARGS))
+    forward_out = tuple(
+        np.array(v, copy=True) if isinstance(v, np.ndarray) else v for v in (h_next, c_next)
+    )
+    dh_next, dc_next = dh0.copy(), dc0.copy()
+    raw = fn(dh_next, dc_next, cache)
     grads = _as_gradients("lstm_step_backward", raw, 6, ", ".join(_STEP_GRADS))
+    upstream = _changed([dh0, dc0], [dh_next, dc_next])
 
     def loss(values):
-        h_next, c_next, _ = forward(*(values[k] for k in _STEP_FORWARD_ARGS))
-        return float(np.sum(h_next * inputs["dh_next"]) + np.sum(c_next * inputs["dc_next"]))
+        h, c, _ = forward(*(values[k] for k in _STEP_FORWARD_ARGS))
+        return float(np.sum(h * dh0) + np.sum(c * dc0))
 
-    forward_inputs = {k: inputs[k] for k in _STEP_FORWARD_ARGS}
-    return (*grads, count_numerical_mismatches(loss, forward_inputs, _STEP_WRT, grads))
+    mismatches = count_numerical_mismatches(loss, pristine, _STEP_WRT, grads)
+    return (*forward_out, *grads, mismatches, upstream)
 
 
 def _step_backward_cases(rng: np.random.Generator) -> list[Case]:
@@ -231,16 +271,17 @@ LSTM_STEP_BACKWARD = Exercise(
     lesson=LESSON,
     number="3.2",
     points=5,
-    returns=(*_STEP_GRADS, "numerical_mismatches"),
-    graded=(*_STEP_GRADS, "numerical_mismatches"),
+    returns=(*_STEP_FORWARD_OUT, *_STEP_GRADS, NUMERICAL, STEP_UPSTREAM),
+    graded=(*_STEP_FORWARD_OUT, *_STEP_GRADS, NUMERICAL, STEP_UPSTREAM),
     make_cases=_step_backward_cases,
     needs=("lstm_step_forward",),
     call=_call_step_backward,
     rtol=1e-6,
     atol=1e-9,
     description="gradients of one LSTM step, given dh_next and dc_next and the cache of your "
-    "lstm_step_forward; numerical_mismatches counts the gradients that disagree with central "
-    "differences of your own forward pass",
+    "lstm_step_forward; your backward is checked against your own forward, so the report names a "
+    "wrong forward first (fix lstm_step_forward first), then counts the gradients that disagree "
+    "with central differences of your forward",
     mistakes=(
         Mistake(
             "no_tanh_c_path",
@@ -272,6 +313,12 @@ LSTM_STEP_BACKWARD = Exercise(
             "order_ifog",
             "the gate gradients are concatenated in the order i, f, o, g",
             "da must have the same column blocks as the forward pre-activation: [di | df | dg | do]",
+        ),
+        Mistake(
+            "modifies_upstream",
+            "the gradients are right, but dh_next is modified in place (e.g. dh_next *= o)",
+            "the caller still needs dh_next: compute new arrays, e.g. dh_o = dh_next * o, "
+            "instead of *=, += on the arguments",
         ),
     ),
 )
@@ -350,18 +397,27 @@ _FORWARD_ARGS = ("x", "h0", "W_x", "W_h", "b")
 _SEQ_GRADS = ("dx", "dh0", "dW_x", "dW_h", "db")
 
 
+_SEQ_FORWARD_OUT = ("h of your lstm_forward (your backward is checked against it)",)
+
+
 def _call_backward(fn, inputs, helpers):
     forward = helpers["lstm_forward"]
-    _, cache = forward(*(inputs[k] for k in _FORWARD_ARGS))
-    raw = fn(inputs["dh"], cache)
+    pristine = _copies(inputs, _FORWARD_ARGS)
+    dh0 = np.array(inputs["dh"], copy=True)
+    copies = _copies(pristine, _FORWARD_ARGS)
+    h, cache = forward(*(copies[k] for k in _FORWARD_ARGS))
+    forward_out = np.array(h, copy=True) if isinstance(h, np.ndarray) else h
+    dh = dh0.copy()
+    raw = fn(dh, cache)
     grads = _as_gradients("lstm_backward", raw, 5, ", ".join(_SEQ_GRADS))
+    upstream = _changed([dh0], [dh])
 
     def loss(values):
         h, _ = forward(*(values[k] for k in _FORWARD_ARGS))
-        return float(np.sum(h * inputs["dh"]))
+        return float(np.sum(h * dh0))
 
-    forward_inputs = {k: inputs[k] for k in _FORWARD_ARGS}
-    return (*grads, count_numerical_mismatches(loss, forward_inputs, _FORWARD_ARGS, grads))
+    mismatches = count_numerical_mismatches(loss, pristine, _FORWARD_ARGS, grads)
+    return (forward_out, *grads, mismatches, upstream)
 
 
 def _backward_cases(rng: np.random.Generator) -> list[Case]:
@@ -390,8 +446,8 @@ LSTM_BACKWARD = Exercise(
     lesson=LESSON,
     number="3.4",
     points=4,
-    returns=(*_SEQ_GRADS, "numerical_mismatches"),
-    graded=(*_SEQ_GRADS, "numerical_mismatches"),
+    returns=(*_SEQ_FORWARD_OUT, *_SEQ_GRADS, NUMERICAL, SEQ_UPSTREAM),
+    graded=(*_SEQ_FORWARD_OUT, *_SEQ_GRADS, NUMERICAL, SEQ_UPSTREAM),
     make_cases=_backward_cases,
     needs=("lstm_forward",),
     uses=("lstm_step_backward",),
@@ -399,8 +455,9 @@ LSTM_BACKWARD = Exercise(
     rtol=1e-6,
     atol=1e-9,
     description="backpropagation through time for the LSTM, given dh (N, T, H) and the cache of "
-    "your lstm_forward; numerical_mismatches counts the gradients that disagree with central "
-    "differences of your own forward pass",
+    "your lstm_forward; your backward is checked against your own forward, so the report names a "
+    "wrong forward first (fix lstm_forward first), then counts the gradients that disagree with "
+    "central differences of your forward",
     mistakes=(
         Mistake(
             "dc_not_carried",
@@ -421,6 +478,12 @@ LSTM_BACKWARD = Exercise(
             "weights_overwritten",
             "dW_x, dW_h and db are overwritten at each step instead of summed over time",
             "the weights are shared by all steps, so their gradients add up: dW_x += dW_x_t",
+        ),
+        Mistake(
+            "modifies_upstream",
+            "the gradients are right, but the upstream array dh is modified in place "
+            "(e.g. dh[:, t - 1] += dh_prev)",
+            "keep the carried gradient in its own variable and pass dh[:, t] + dh_prev to the step",
         ),
     ),
 )

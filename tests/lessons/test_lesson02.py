@@ -16,6 +16,7 @@ import pytest
 from autograder.checks.runner import evaluate, load_fixture
 from autograder.reference import MISTAKES, REFERENCE
 from autograder.reference import lesson02 as ref
+from autograder.suites import lesson02 as suite
 from autograder.suites import lesson_exercises
 from autograder.suites.core import outputs_match
 
@@ -104,7 +105,7 @@ def test_backward_check_catches_state_between_calls():
     """Gradients that depend on earlier calls fail the check with second_call_differs."""
     result = _run("rnn_step_backward", _stateful_step_backward())
     assert result["status"] == "fail"
-    assert "second_call_differs: expected 0, got 1" in result["message"]
+    assert f"{suite.SECOND_CALL}: expected 0, got 1" in result["message"]
 
 
 def test_backward_check_catches_any_upstream_mutation():
@@ -117,8 +118,70 @@ def test_backward_check_catches_any_upstream_mutation():
 
     result = _run("rnn_backward", rnn_backward)
     assert result["status"] == "fail"
-    assert "inputs_modified: expected 0, got 1" in result["message"]
+    assert f"{suite.SEQ_UPSTREAM}: expected 0, got 1" in result["message"]
     assert [m.key for m in result["mistakes"] + result["maybe"]] == ["modifies_upstream"]
+
+
+def test_changing_the_cache_is_not_called_changing_dh_next():
+    """A step backward that squares h_next in the cache (right gradients) is told the cache changed,
+    at which position, and is never diagnosed as modifying dh_next; changing x says position 1."""
+
+    def squares_h_next(dh_next, cache):
+        x, h_prev, W_xh, W_hh, h_next = cache
+        h_next **= 2
+        da = dh_next * (1 - h_next)
+        return da @ W_xh.T, da @ W_hh.T, x.T @ da, h_prev.T @ da, da.sum(0)
+
+    result = _run("rnn_step_backward", squares_h_next)
+    assert f"{suite.CACHE_CHANGED}: expected 0, got 5" in result["message"]
+    assert [m.key for m in result["mistakes"]] == ["modifies_cache"]
+
+    def scales_x(dh_next, cache):
+        out = ref.rnn_step_backward(dh_next, cache)
+        cache[0][...] *= 2.0
+        return out
+
+    result = _run("rnn_step_backward", scales_x)
+    assert f"{suite.CACHE_CHANGED}: expected 0, got 1" in result["message"]
+    assert "modifies_upstream" not in [m.key for m in result["mistakes"] + result["maybe"]]
+
+
+def test_numerical_gradient_restored_by_arithmetic_is_named_not_told_to_copy():
+    """Restoring x by += eps, -= 2 eps, += eps leaves 1e-16 residues: the check counts the entries,
+    names the mistake, and never tells the learner to work on a copy (the spec perturbs x in place)."""
+
+    def arithmetic(f, x, eps=1e-6):
+        grad = np.zeros_like(x)
+        for idx in np.ndindex(x.shape):
+            x[idx] += eps
+            fp = f(x)
+            x[idx] -= 2 * eps
+            fm = f(x)
+            x[idx] += eps
+            grad[idx] = (fp - fm) / (2 * eps)
+        return grad
+
+    result = _run("numerical_gradient", arithmetic)
+    assert result["status"] == "fail"
+    assert [m.key for m in result["mistakes"]] == ["restored_by_arithmetic"]
+    assert "copy" not in result["message"] and "+=" not in result["findings"][-1].message
+
+
+def test_numerical_gradient_check_uses_eps():
+    """A numerical_gradient that ignores its eps argument fails (one case uses eps = 1e-2)."""
+
+    def fixed_eps(f, x, eps=1e-6):
+        return ref.numerical_gradient(f, x)
+
+    assert _run("numerical_gradient", fixed_eps)["status"] == "fail"
+
+
+def test_list_returns_are_accepted():
+    """A backward that returns its gradients as a list instead of a tuple passes."""
+    assert (
+        _run("rnn_step_backward", lambda d, c: list(ref.rnn_step_backward(d, c)))["status"]
+        == "pass"
+    )
 
 
 def test_backward_check_counts_numerical_failures():

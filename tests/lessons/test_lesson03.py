@@ -117,8 +117,8 @@ def test_catalogue_covers_the_issue():
         "no_tanh_c",
         "forget_on_candidate",
     } <= keys["lstm_step_forward"]
-    assert "no_tanh_c_path" in keys["lstm_step_backward"]
-    assert "dc_not_carried" in keys["lstm_backward"]
+    assert {"no_tanh_c_path", "modifies_upstream"} <= keys["lstm_step_backward"]
+    assert {"dc_not_carried", "modifies_upstream"} <= keys["lstm_backward"]
     for e in EXERCISES:
         assert set(MISTAKES[e.name]) == keys[e.name]
 
@@ -170,7 +170,7 @@ def test_backward_check_counts_numerical_mismatches():
     exercise = suite.LSTM_STEP_BACKWARD
     cases, _, _ = load_fixture(exercise)
     raw = exercise.run(db_doubled, cases[-1].inputs, _helpers(exercise))
-    assert raw[-1] == 1
+    assert dict(zip(exercise.returns, raw))[suite.NUMERICAL] == 1
     result = _evaluate(exercise, db_doubled)
     assert result["status"] == "fail" and "db" in result["message"]
 
@@ -183,6 +183,59 @@ def test_backward_wrong_arity_is_named():
     )
     assert result["status"] == "error"
     assert "tuple of 6 gradients (dx, dh_prev, dc_prev, dW_x, dW_h, db)" in result["message"]
+
+
+def test_backward_list_returns_pass():
+    """A backward that returns its gradients as a list passes, as in lesson 02."""
+    for exercise, backward in (
+        (
+            suite.LSTM_STEP_BACKWARD,
+            lambda dh, dc, cache: list(ref.lstm_step_backward(dh, dc, cache)),
+        ),
+        (suite.LSTM_BACKWARD, lambda dh, cache: list(ref.lstm_backward(dh, cache))),
+    ):
+        result = _evaluate(exercise, backward)
+        assert result["status"] == "pass", result["message"]
+
+
+def test_upstream_changed_in_place_keeps_the_numerical_check_right():
+    """A correct backward that also scales dh_next in place has 0 numerical disagreements (the loss
+    is built from copies taken before the call) and is named as modifying its upstream gradient."""
+
+    def scales_dh_next(dh_next, dc_next, cache):
+        out = ref.lstm_step_backward(dh_next, dc_next, cache)
+        dh_next *= 1.5
+        return out
+
+    exercise = suite.LSTM_STEP_BACKWARD
+    cases, _, _ = load_fixture(exercise)
+    for case in cases:
+        raw = dict(
+            zip(exercise.returns, exercise.run(scales_dh_next, case.inputs, _helpers(exercise)))
+        )
+        assert raw[suite.NUMERICAL] == 0
+    result = _evaluate(exercise, scales_dh_next)
+    assert f"{suite.STEP_UPSTREAM}: expected 0, got 1" in result["message"]
+    assert suite.NUMERICAL not in result["message"]
+
+
+def test_wrong_forward_is_reported_first():
+    """A correct backward paired with a wrong forward (h = o * c) fails first on the forward's
+    output, named as coming from the learner's forward."""
+
+    def forward_no_tanh(x, h_prev, c_prev, W_x, W_h, b):
+        h_next, c_next, cache = ref.lstm_step_forward(x, h_prev, c_prev, W_x, W_h, b)
+        o = cache[8]
+        return o * c_next, c_next, cache
+
+    result = _evaluate(
+        suite.LSTM_STEP_BACKWARD, ref.lstm_step_backward, {"lstm_step_forward": forward_no_tanh}
+    )
+    assert result["status"] == "fail"
+    assert (
+        "lstm_step_backward: h_next of your lstm_step_forward (your backward is checked against it): values differ"
+        in result["message"]
+    )
 
 
 # --------------------------------------------------------------------------
