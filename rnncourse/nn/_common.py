@@ -1,0 +1,145 @@
+"""Helpers shared by the recurrent layers: dtypes, stable activations, buffers, chunking."""
+
+import numpy as np
+
+# Backward passes precompute local derivatives a few time steps at a time; a chunk
+# holds about this many elements, small enough to stay in the L2 cache.
+CHUNK_ELEMENTS = 1 << 16
+
+
+def float_dtype(*arrays):
+    """The floating dtype the inputs promote to (float64 if none of them is floating).
+
+    ``None`` entries are ignored, lists are read as arrays. float32 inputs stay
+    float32; mixing float32 and float64 gives float64, as NumPy itself would;
+    float16 is computed in float32.
+    """
+    present = [
+        a if isinstance(a, (np.ndarray, np.generic, int, float)) else np.asarray(a)
+        for a in arrays
+        if a is not None
+    ]
+    dtype = np.result_type(*present)
+    if not np.issubdtype(dtype, np.floating):
+        dtype = np.dtype(np.float64)
+    elif dtype.itemsize < 4:  # float16 has no BLAS; compute in float32
+        dtype = np.dtype(np.float32)
+    return dtype
+
+
+def gate_scale(H, n_blocks, tanh_blocks, dtype):
+    """Per-column factors that turn a fused sigmoid/tanh activation into one tanh.
+
+    sigmoid(a) = 0.5 + 0.5 * tanh(a / 2): scaling the sigmoid columns of a
+    pre-activation by 0.5 lets one ``np.tanh`` call activate every gate; afterwards
+    ``u * post_mul + post_add`` maps the sigmoid columns back to (0, 1). tanh never
+    overflows, so this sigmoid is stable for any |a| in float32 and float64.
+
+    Returns ``(pre, post_mul, post_add)``, each of shape (n_blocks * H,).
+    """
+    pre = np.full((n_blocks, H), 0.5, dtype=dtype)
+    post_add = np.full((n_blocks, H), 0.5, dtype=dtype)
+    for k in tanh_blocks:
+        pre[k] = 1.0
+        post_add[k] = 0.0
+    return pre.reshape(-1), pre.reshape(-1).copy(), post_add.reshape(-1)
+
+
+def sigmoid(a, out=None):
+    """Numerically stable logistic sigmoid, 1 / (1 + exp(-a)), keeping a's dtype.
+
+    Computed as 0.5 + 0.5 * tanh(a / 2), which never overflows (no warnings for
+    a = +-1e30 in float32 or float64).
+    """
+    a = np.asarray(a)
+    if not np.issubdtype(a.dtype, np.floating):
+        a = a.astype(np.float64)
+    if out is None:
+        out = np.empty_like(a)
+    np.multiply(a, 0.5, out=out)
+    np.tanh(out, out=out)
+    np.multiply(out, 0.5, out=out)
+    np.add(out, 0.5, out=out)
+    return out[()] if out.ndim == 0 else out
+
+
+def time_major_ones(x, dtype, out=None):
+    """Time-major copy of batch-first x (N, T, D) with a trailing column of ones: (T*N, D+1).
+
+    With W1 = [W; b] (D+1, M), ``X1 @ W1`` is the input projection plus bias for
+    all steps in one GEMM, and in backward ``X1.T @ dA`` gives [dW; db] in one GEMM.
+    ``out``, if given, is a (T, N, D+1) buffer to fill.
+    """
+    N, T, D = x.shape
+    X1 = np.empty((T, N, D + 1), dtype=dtype) if out is None else out
+    X1[:, :, :D] = np.swapaxes(x, 0, 1)
+    X1[:, :, D] = 1
+    return X1.reshape(T * N, D + 1)
+
+
+def stack_bias(W, b, scale):
+    """[W * scale; b * scale], shape (D+1, M), for use with ``time_major_ones``."""
+    W1 = np.empty((W.shape[0] + 1, W.shape[1]), dtype=W.dtype)
+    np.multiply(W, scale, out=W1[:-1])
+    np.multiply(b, scale, out=W1[-1])
+    return W1
+
+
+def batch_first(Y):
+    """Contiguous batch-first copy (N, T, K) of a time-major array (T, N, K)."""
+    return np.ascontiguousarray(np.swapaxes(Y, 0, 1))
+
+
+def check_shapes(name, x, h0, W_x, W_h, b, n_blocks):
+    """Validate the shapes of a recurrent layer's inputs; return (N, T, D, H)."""
+    if x.ndim != 3:
+        raise ValueError(f"{name}: x must be (N, T, D), got shape {x.shape}")
+    N, T, D = x.shape
+    H = W_h.shape[0]
+    expected = {
+        "W_x": (W_x.shape, (D, n_blocks * H)),
+        "W_h": (W_h.shape, (H, n_blocks * H)),
+        "b": (b.shape, (n_blocks * H,)),
+        "h0": (h0.shape, (N, H)),
+    }
+    for key, (got, want) in expected.items():
+        if got != want:
+            raise ValueError(f"{name}: {key} must have shape {want}, got {got}")
+    if T == 0:
+        raise ValueError(f"{name}: need at least one time step")
+    return N, T, D, H
+
+
+def buffers(dtype, *shapes):
+    """Uninitialised arrays of the given shapes, carved out of one allocation.
+
+    One large block instead of many keeps the allocator from returning memory
+    to the OS between calls (which makes every first write page-fault) and lets
+    NumPy request huge pages for it. Each array starts on a 64-byte boundary.
+    """
+    dtype = np.dtype(dtype)
+    align = max(1, 64 // dtype.itemsize)
+    sizes = [int(np.prod(shape)) for shape in shapes]
+    padded = [-(-size // align) * align for size in sizes]
+    block = np.empty(sum(padded) + align, dtype=dtype)
+    start = (-(block.ctypes.data // dtype.itemsize)) % align
+    out = []
+    for shape, size, pad in zip(shapes, sizes, padded):
+        out.append(block[start : start + size].reshape(shape))
+        start += pad
+    return out
+
+
+def chunk_steps(T, per_step):
+    """Number of time steps per backward chunk (about CHUNK_ELEMENTS elements)."""
+    return max(1, min(T, CHUNK_ELEMENTS // max(per_step, 1)))
+
+
+def chunks_backward(T, per_step):
+    """Time ranges [t0, t1), last first, each of at most ``chunk_steps(T, per_step)`` steps."""
+    steps = chunk_steps(T, per_step)
+    t1 = T
+    while t1 > 0:
+        t0 = max(0, t1 - steps)
+        yield t0, t1
+        t1 = t0

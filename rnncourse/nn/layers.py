@@ -1,0 +1,109 @@
+"""Feed-forward pieces around the recurrent cells: embedding, linear, softmax loss."""
+
+import numpy as np
+
+from ._common import float_dtype
+
+
+def embedding_forward(idx, W):
+    """Look up rows of an embedding table.
+
+    Inputs:
+        idx: integer array of any shape, e.g. (N, T), values in [0, V).
+        W: (V, D) embedding table.
+
+    Returns:
+        out: idx.shape + (D,), ``out[..., :] = W[idx]``; cache for ``embedding_backward``.
+    """
+    idx = np.asarray(idx)
+    if not np.issubdtype(idx.dtype, np.integer):
+        raise TypeError(f"embedding_forward: idx must be integers, got {idx.dtype}")
+    W = np.asarray(W)
+    return W[idx], (idx, W.shape, W.dtype)
+
+
+def embedding_backward(dout, cache):
+    """Gradient of ``embedding_forward`` w.r.t. the table.
+
+    Inputs: dout idx.shape + (D,), cache. Returns dW (V, D); rows used several
+    times accumulate, rows never used are zero. (idx has no gradient.)
+    """
+    idx, shape, dtype = cache
+    dW = np.zeros(shape, dtype=dtype)
+    np.add.at(dW, idx.reshape(-1), np.asarray(dout, dtype=dtype).reshape(-1, shape[1]))
+    return dW
+
+
+def linear_forward(x, W, b):
+    """Affine layer on the last axis: out = x @ W + b.
+
+    Inputs: x (..., D), W (D, M), b (M,). Returns out (..., M) and a cache.
+    Leading axes are flattened so the product is a single GEMM.
+    """
+    x = np.asarray(x)
+    dtype = float_dtype(x, W, b)
+    W = np.asarray(W, dtype=dtype)
+    b = np.asarray(b, dtype=dtype)
+    x2 = x.reshape(-1, x.shape[-1]).astype(dtype, copy=False)  # (prod(...), D)
+    out = x2 @ W
+    out += b
+    return out.reshape(*x.shape[:-1], W.shape[1]), (x2, W, x.shape)
+
+
+def linear_backward(dout, cache):
+    """Gradients of ``linear_forward``: returns dx (..., D), dW (D, M), db (M,)."""
+    x2, W, x_shape = cache
+    dout2 = np.asarray(dout, dtype=W.dtype).reshape(-1, W.shape[1])  # (prod(...), M)
+    dx = (dout2 @ W.T).reshape(x_shape)
+    dW = x2.T @ dout2
+    db = dout2.sum(axis=0)
+    return dx, dW, db
+
+
+def softmax_cross_entropy(scores, y, mask=None):
+    """Mean softmax cross-entropy over the unmasked positions, and its gradient.
+
+    Inputs:
+        scores: (N, T, V) or (N, V) unnormalised log-probabilities.
+        y: (N, T) or (N,) integer targets in [0, V) (any value where masked out).
+        mask: optional, shape of y; True/1 where the position counts. Non-binary
+            values act as weights: loss = sum(mask * nll) / sum(mask).
+
+    Returns:
+        loss: Python float, the average over the counted positions (0.0 if none).
+        dscores: gradient of loss w.r.t. scores, same shape and dtype as scores.
+
+    Stable for any scores: the row maximum is subtracted before exponentiating.
+    """
+    scores = np.asarray(scores)
+    dtype = float_dtype(scores)
+    scores = scores.astype(dtype, copy=False)
+    y = np.asarray(y)
+    V = scores.shape[-1]
+    if y.shape != scores.shape[:-1]:
+        raise ValueError(f"softmax_cross_entropy: y shape {y.shape} != scores {scores.shape[:-1]}")
+    s = scores.reshape(-1, V)
+    y = y.reshape(-1)
+    if mask is None:
+        w = None
+        count = y.shape[0]
+    else:
+        w = np.asarray(mask).reshape(-1).astype(dtype)
+        y = np.where(w != 0, y, 0)  # padding targets may be out of range
+        count = float(w.sum())
+    rows = np.arange(y.shape[0])
+
+    shifted = s - s.max(axis=1, keepdims=True)  # (M, V)
+    log_z = np.log(np.exp(shifted).sum(axis=1))  # (M,)
+    nll = log_z - shifted[rows, y]  # (M,)
+    dscores = np.exp(shifted - log_z[:, None])  # softmax
+    dscores[rows, y] -= 1
+    if count == 0:
+        return 0.0, np.zeros_like(scores)
+    if w is None:
+        loss = float(nll.sum()) / count
+        dscores /= count
+    else:
+        loss = float((nll * w).sum()) / count
+        dscores *= (w / count)[:, None]
+    return loss, dscores.reshape(scores.shape)

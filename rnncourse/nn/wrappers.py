@@ -1,0 +1,128 @@
+"""Bidirectional and stacked (multi-layer) recurrent networks over any cell.
+
+A *cell* is named ``"rnn"``, ``"lstm"`` or ``"gru"``, or given as a pair
+``(forward, backward)`` of functions with the layer contract
+
+    forward(x, h0, *params) -> (h, cache)          x (N, T, D), h0 (N, H), h (N, T, H)
+    backward(dh, cache) -> (dx, dh0, *dparams)
+
+``params`` is the tuple of weights the cell's forward takes after ``h0``, e.g.
+``(W_x, W_h, b)``. LSTMs in these wrappers start from c0 = 0.
+"""
+
+import numpy as np
+
+from .gru import gru_backward, gru_forward
+from .lstm import lstm_backward, lstm_forward
+from .rnn import rnn_backward, rnn_forward
+
+CELLS = {
+    "rnn": (rnn_forward, rnn_backward),
+    "lstm": (lstm_forward, lstm_backward),
+    "gru": (gru_forward, gru_backward),
+}
+
+
+def get_cell(cell):
+    """Return the ``(forward, backward)`` pair for a cell name or pair."""
+    if isinstance(cell, str):
+        try:
+            return CELLS[cell]
+        except KeyError:
+            raise ValueError(f"unknown cell {cell!r}; choose one of {sorted(CELLS)}") from None
+    forward, backward = cell
+    return forward, backward
+
+
+def bidirectional_forward(cell, x, h0_fwd, h0_bwd, params_fwd, params_bwd):
+    """Run one cell left-to-right and another right-to-left; concatenate their states.
+
+    Inputs:
+        cell: ``"rnn"``, ``"lstm"``, ``"gru"`` or a ``(forward, backward)`` pair.
+        x: (N, T, D) inputs.
+        h0_fwd, h0_bwd: (N, H) initial states of the two directions (h0_bwd is
+            the state *before* the last time step).
+        params_fwd, params_bwd: tuples of the cell's weights, e.g. (W_x, W_h, b).
+
+    Returns:
+        h: (N, T, 2H); h[:, t, :H] has read x[:, :t+1], h[:, t, H:] has read x[:, t:].
+        cache: for ``bidirectional_backward``.
+    """
+    forward, _ = get_cell(cell)
+    x = np.asarray(x)
+    h_fwd, cache_fwd = forward(x, h0_fwd, *params_fwd)  # (N, T, H)
+    h_bwd_rev, cache_bwd = forward(x[:, ::-1], h0_bwd, *params_bwd)  # (N, T, H), reversed time
+    h = np.concatenate([h_fwd, h_bwd_rev[:, ::-1]], axis=-1)  # (N, T, 2H)
+    return h, (cell, h_fwd.shape[-1], cache_fwd, cache_bwd)
+
+
+def bidirectional_backward(dh, cache):
+    """Gradients of ``bidirectional_forward``.
+
+    Inputs: dh (N, T, 2H), cache.
+    Returns: dx (N, T, D), dh0_fwd (N, H), dh0_bwd (N, H), dparams_fwd (tuple),
+    dparams_bwd (tuple), the parameter gradients in the order of the params tuples.
+    """
+    cell, H, cache_fwd, cache_bwd = cache
+    _, backward = get_cell(cell)
+    dh = np.asarray(dh)
+    dx_fwd, dh0_fwd, *dparams_fwd = backward(dh[..., :H], cache_fwd)
+    dx_bwd_rev, dh0_bwd, *dparams_bwd = backward(dh[:, ::-1, H:], cache_bwd)
+    dx = dx_fwd + dx_bwd_rev[:, ::-1]
+    return dx, dh0_fwd, dh0_bwd, tuple(dparams_fwd), tuple(dparams_bwd)
+
+
+def stacked_forward(cell, x, h0s, params, bidirectional=False):
+    """A multi-layer recurrent network: the outputs of layer l are the inputs of layer l+1.
+
+    Inputs:
+        cell: ``"rnn"``, ``"lstm"``, ``"gru"`` or a ``(forward, backward)`` pair.
+        x: (N, T, D) inputs of the first layer.
+        h0s: list with one initial state (N, H_l) per layer, or one pair
+            ``(h0_fwd, h0_bwd)`` per layer if ``bidirectional``.
+        params: list with one weight tuple per layer, e.g. ``(W_x, W_h, b)``, or one
+            pair ``(params_fwd, params_bwd)`` per layer if ``bidirectional``.
+            Layer 0 has input size D, layer l > 0 input size H_{l-1}
+            (2 H_{l-1} if bidirectional).
+        bidirectional: each layer is a ``bidirectional_forward``.
+
+    Returns:
+        h: (N, T, H_top) (or (N, T, 2 H_top)) outputs of the last layer.
+        cache: dict for ``stacked_backward``; ``cache["h_T"]`` lists every
+            layer's final hidden state output (for truncated BPTT).
+    """
+    if len(h0s) != len(params):
+        raise ValueError(f"stacked_forward: {len(h0s)} initial states for {len(params)} layers")
+    forward, _ = get_cell(cell)
+    caches, h_T = [], []
+    h = x
+    for h0, p in zip(h0s, params):
+        if bidirectional:
+            h, layer_cache = bidirectional_forward(cell, h, h0[0], h0[1], p[0], p[1])
+        else:
+            h, layer_cache = forward(h, h0, *p)
+        caches.append(layer_cache)
+        h_T.append(h[:, -1])
+    return h, {"cell": cell, "bidirectional": bidirectional, "layers": caches, "h_T": h_T}
+
+
+def stacked_backward(dh, cache):
+    """Gradients of ``stacked_forward``.
+
+    Inputs: dh, upstream gradient w.r.t. the top layer's outputs; cache.
+    Returns: ``(dx, dh0s, dparams)``: dx (N, T, D); dh0s a list per layer
+    (pairs if bidirectional); dparams a list per layer of gradient tuples
+    (pairs of tuples if bidirectional), matching ``h0s`` and ``params``.
+    """
+    _, backward = get_cell(cache["cell"])
+    dh0s, dparams = [], []
+    for layer_cache in reversed(cache["layers"]):
+        if cache["bidirectional"]:
+            dh, dh0_f, dh0_b, dp_f, dp_b = bidirectional_backward(dh, layer_cache)
+            dh0s.append((dh0_f, dh0_b))
+            dparams.append((dp_f, dp_b))
+        else:
+            dh, dh0, *dp = backward(dh, layer_cache)
+            dh0s.append(dh0)
+            dparams.append(tuple(dp))
+    return dh, dh0s[::-1], dparams[::-1]
