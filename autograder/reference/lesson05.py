@@ -1,0 +1,220 @@
+"""Reference solutions of lesson 05 (deep and bidirectional RNNs) and the catalogued mistakes.
+
+``rnn_forward`` / ``rnn_backward`` are the vanilla RNN layer the notebook gives
+in a locked cell (same code, same cache layout); the graded exercises compose
+it. The solution notebook ``solutions/05_deep_bidirectional`` holds the same
+bodies; a test proves that both agree on every public case. Backward
+references and mistakes read the cache of the reference forward, which
+fixtures and the grader pass as the ``needs`` helper.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# --------------------------------------------------------------------------
+# The provided vanilla RNN layer (a locked cell of the notebook)
+# --------------------------------------------------------------------------
+
+
+def rnn_forward(x, h0, W_xh, W_hh, b_h):
+    N, T, _ = x.shape
+    h = np.empty((N, T, h0.shape[1]), dtype=np.result_type(x, h0, W_xh))
+    xw = x @ W_xh + b_h  # (N, T, H): the input part of every step at once
+    h_prev = h0
+    for t in range(T):
+        h_prev = np.tanh(xw[:, t] + h_prev @ W_hh)
+        h[:, t] = h_prev
+    cache = (x, h0, W_xh, W_hh, h)
+    return h, cache
+
+
+def rnn_backward(dh, cache):
+    x, h0, W_xh, W_hh, h = cache
+    N, T, H = h.shape
+    da = np.empty_like(h)  # gradient w.r.t. each step's pre-activation
+    dh_carry = np.zeros_like(h0)
+    for t in reversed(range(T)):
+        da[:, t] = (dh[:, t] + dh_carry) * (1.0 - h[:, t] ** 2)
+        dh_carry = da[:, t] @ W_hh.T
+    h_prev = np.concatenate([h0[:, None], h[:, :-1]], axis=1)  # (N, T, H)
+    dx = da @ W_xh.T
+    dW_xh = np.einsum("ntd,nth->dh", x, da)
+    dW_hh = np.einsum("ntk,nth->kh", h_prev, da)
+    db_h = da.sum(axis=(0, 1))
+    return dx, dh_carry, dW_xh, dW_hh, db_h
+
+
+# --------------------------------------------------------------------------
+# The exercises
+# --------------------------------------------------------------------------
+
+
+def stacked_rnn_forward(x, h0s, params):
+    h, cache = x, []
+    for h0, (W_xh, W_hh, b_h) in zip(h0s, params):
+        h, layer_cache = rnn_forward(h, h0, W_xh, W_hh, b_h)
+        cache.append(layer_cache)
+    return h, cache
+
+
+def stacked_rnn_backward(dh, cache):
+    dh0s, dparams = [], []
+    for layer_cache in reversed(cache):
+        dh, dh0, dW_xh, dW_hh, db_h = rnn_backward(dh, layer_cache)
+        dh0s.append(dh0)
+        dparams.append((dW_xh, dW_hh, db_h))
+    return dh, dh0s[::-1], dparams[::-1]
+
+
+def bidirectional_rnn_forward(x, h0_f, h0_b, params_f, params_b):
+    h_f, cache_f = rnn_forward(x, h0_f, *params_f)
+    h_b_reversed, cache_b = rnn_forward(x[:, ::-1], h0_b, *params_b)
+    h = np.concatenate([h_f, h_b_reversed[:, ::-1]], axis=2)  # (N, T, 2H)
+    return h, (cache_f, cache_b)
+
+
+def bidirectional_rnn_backward(dh, cache):
+    cache_f, cache_b = cache
+    H = dh.shape[2] // 2
+    dx_f, dh0_f, *dparams_f = rnn_backward(dh[:, :, :H], cache_f)
+    dx_b_reversed, dh0_b, *dparams_b = rnn_backward(dh[:, ::-1, H:], cache_b)
+    dx = dx_f + dx_b_reversed[:, ::-1]
+    return dx, dh0_f, dh0_b, tuple(dparams_f), tuple(dparams_b)
+
+
+REFERENCE = {
+    f.__name__: f
+    for f in (
+        stacked_rnn_forward,
+        stacked_rnn_backward,
+        bidirectional_rnn_forward,
+        bidirectional_rnn_backward,
+    )
+}
+
+
+# --------------------------------------------------------------------------
+# Catalogued mistakes
+# --------------------------------------------------------------------------
+
+
+def _stacked_forward_mistake(kind):
+    def forward(x, h0s, params):
+        h, states = x, []
+        for layer, (h0, layer_params) in enumerate(zip(h0s, params)):
+            layer_input = h
+            if kind == "layer_reads_x":
+                layer_input = x
+            elif kind == "last_state_passed" and layer > 0:
+                layer_input = np.repeat(h[:, -1:], x.shape[1], axis=1)
+            start = {"h0_ignored": np.zeros_like(h0), "first_h0_everywhere": h0s[0]}.get(kind, h0)
+            use = params[0] if kind == "same_params" else layer_params
+            h, _ = rnn_forward(layer_input, start, *use)
+            states.append(h)
+        return (states[0] if kind == "returns_bottom_layer" else h), None
+
+    return forward
+
+
+def _stacked_backward_mistake(kind):
+    def backward(dh, cache):
+        dh_top = dh
+        layers = list(range(len(cache)))
+        order = layers if kind == "bottom_layer_first" else layers[::-1]
+        dh0s, dparams = [None] * len(cache), [None] * len(cache)
+        upstream = dh
+        for i, layer in enumerate(order):
+            if i > 0:
+                if kind == "no_dx_to_lower":
+                    upstream = np.zeros_like(upstream)
+                elif kind == "lower_gets_top_dh":
+                    upstream = dh_top
+                elif kind == "top_dh_added_to_lower":
+                    upstream = upstream + dh_top
+            dx, dh0, dW_xh, dW_hh, db_h = rnn_backward(upstream, cache[layer])
+            upstream = dx
+            dh0s[layer], dparams[layer] = dh0, (dW_xh, dW_hh, db_h)
+        if kind == "dh0s_reversed":
+            dh0s = dh0s[::-1]
+        return upstream, dh0s, dparams
+    return backward
+
+
+def _bidirectional_forward_mistake(kind):
+    def forward(x, h0_f, h0_b, params_f, params_b):
+        h_f, _ = rnn_forward(x, h0_f, *params_f)
+        reversed_x = x[::-1] if kind == "batch_axis_reversed" else x[:, ::-1]
+        start = h_f[:, -1] if kind == "reverse_starts_from_forward_state" else h0_b
+        use = params_f if kind == "same_params" else params_b
+        h_b, _ = rnn_forward(reversed_x, start, *use)
+        if kind == "batch_axis_reversed":
+            h_b = h_b[::-1]
+        elif kind != "not_re_reversed":
+            h_b = h_b[:, ::-1]
+        if kind == "summed":
+            return h_f + h_b, None
+        pair = [h_b, h_f] if kind == "concat_order" else [h_f, h_b]
+        return np.concatenate(pair, axis=2), None
+
+    return forward
+
+
+def _bidirectional_backward_mistake(kind):
+    def backward(dh, cache):
+        cache_f, cache_b = cache
+        H = dh.shape[2] // 2
+        dh_f, dh_b = dh[:, :, :H], dh[:, :, H:]
+        if kind == "halves_swapped":
+            dh_f, dh_b = dh_b, dh_f
+        dx_f, dh0_f, *dparams_f = rnn_backward(dh_f, cache_f)
+        dh_b_in = dh_b if kind == "dh_b_not_reversed" else dh_b[:, ::-1]
+        dx_b, dh0_b, *dparams_b = rnn_backward(dh_b_in, cache_b)
+        if kind == "dx_forward_only":
+            dx = dx_f
+        elif kind == "dx_b_not_reversed":
+            dx = dx_f + dx_b
+        else:
+            dx = dx_f + dx_b[:, ::-1]
+        return dx, dh0_f, dh0_b, tuple(dparams_f), tuple(dparams_b)
+    return backward
+
+
+MISTAKES = {
+    "stacked_rnn_forward": {
+        kind: _stacked_forward_mistake(kind)
+        for kind in (
+            "layer_reads_x",
+            "h0_ignored",
+            "first_h0_everywhere",
+            "returns_bottom_layer",
+            "same_params",
+            "last_state_passed",
+        )
+    },
+    "stacked_rnn_backward": {
+        kind: _stacked_backward_mistake(kind)
+        for kind in (
+            "no_dx_to_lower",
+            "lower_gets_top_dh",
+            "top_dh_added_to_lower",
+            "bottom_layer_first",
+            "dh0s_reversed",
+        )
+    },
+    "bidirectional_rnn_forward": {
+        kind: _bidirectional_forward_mistake(kind)
+        for kind in (
+            "not_re_reversed",
+            "concat_order",
+            "reverse_starts_from_forward_state",
+            "same_params",
+            "batch_axis_reversed",
+            "summed",
+        )
+    },
+    "bidirectional_rnn_backward": {
+        kind: _bidirectional_backward_mistake(kind)
+        for kind in ("dh_b_not_reversed", "dx_b_not_reversed", "halves_swapped", "dx_forward_only")
+    },
+}

@@ -1,0 +1,479 @@
+"""Lesson 04 · GRU: what is graded and how.
+
+Fused weights in the order r, z, n (NOTATION.md). The step cases switch on one
+source at a time (only the bias, only the input, only the recurrence), which
+separates the conventions: a reset gate applied after the matmul only shows
+when h_prev is non-zero, a z on the wrong side shows everywhere.
+
+Backward passes are graded with the learner's own forward pass, which builds
+the cache (``needs``): ``check.gru_step_backward(gru_step_backward,
+gru_step_forward)``. Fixtures and the grader pass the reference forward when
+they run the reference and the catalogued mistakes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autograder.suites.core import Case, Exercise, Mistake
+
+LESSON = "04_gru"
+
+
+def _normal(rng: np.random.Generator, *shape: int, scale: float = 1.0) -> np.ndarray:
+    return (scale * rng.standard_normal(shape)).astype(np.float64)
+
+
+
+def _gru_params(rng, D, H, scale=0.8, bias=True):
+    return {
+        "W_x": _normal(rng, D, 3 * H, scale=scale),
+        "W_h": _normal(rng, H, 3 * H, scale=scale),
+        "b": _normal(rng, 3 * H, scale=0.5) if bias else np.zeros(3 * H),
+    }
+
+
+# --------------------------------------------------------------------------
+# 4.1 gru_step_forward
+# --------------------------------------------------------------------------
+
+
+def _step_cases(rng: np.random.Generator) -> list[Case]:
+    N, D, H = 3, 4, 5
+    zeros_x, zeros_h = np.zeros((N, D)), np.zeros((N, H))
+    return [
+        Case(
+            "bias only (x = 0, h_prev = 0)",
+            {"x": zeros_x, "h_prev": zeros_h, **_gru_params(rng, D, H)},
+        ),
+        Case(
+            "input only (h_prev = 0, b = 0)",
+            {"x": _normal(rng, N, D), "h_prev": zeros_h, **_gru_params(rng, D, H, bias=False)},
+        ),
+        Case(
+            "recurrence only (x = 0, b = 0)",
+            {
+                "x": zeros_x,
+                "h_prev": _normal(rng, N, H, scale=0.8),
+                **_gru_params(rng, D, H, bias=False),
+            },
+        ),
+        Case(
+            "everything random",
+            {
+                "x": _normal(rng, N, D),
+                "h_prev": _normal(rng, N, H, scale=0.8),
+                **_gru_params(rng, D, H),
+            },
+        ),
+    ]
+
+
+GRU_STEP_FORWARD = Exercise(
+    name="gru_step_forward",
+    lesson=LESSON,
+    number="4.1",
+    points=4,
+    returns=("h_next", "cache"),
+    graded=("h_next",),
+    make_cases=_step_cases,
+    description="one GRU step, course convention: reset before the recurrent matmul, "
+    "h_next = (1 - z) * h_prev + z * n",
+    mistakes=(
+        Mistake(
+            "z_wrong_side",
+            "z weights the old state: h_next = z * h_prev + (1 - z) * n (the PyTorch/Keras side)",
+            "in the course convention z weights the new candidate: h_next = (1 - z) * h_prev + z * n",
+        ),
+        Mistake(
+            "reset_after_matmul",
+            "the reset gate is applied after the recurrent matmul, r * (h_prev @ W_hn) "
+            "(the PyTorch/Keras reset_after convention)",
+            "the course resets h_prev before the matmul: (r * h_prev) @ W_h[:, 2H:]",
+        ),
+        Mistake(
+            "r_z_swapped",
+            "the r and z blocks are swapped (r read from columns H:2H, z from 0:H)",
+            "the fused blocks are in the order r, z, n: r = columns 0:H, z = H:2H, n = 2H:3H",
+        ),
+        Mistake(
+            "sigmoid_candidate",
+            "a sigmoid is applied to the candidate n instead of tanh",
+            "only the gates r and z use the sigmoid; the candidate n uses np.tanh",
+        ),
+        Mistake(
+            "no_reset",
+            "the reset gate is never used: the candidate sees h_prev @ W_hn",
+            "multiply h_prev by r before the candidate's recurrent matmul",
+        ),
+        Mistake(
+            "tanh_gates",
+            "the gates r and z use tanh instead of a sigmoid",
+            "a gate is a number in (0, 1): use sigmoid for r and z",
+        ),
+    ),
+)
+
+
+# --------------------------------------------------------------------------
+# 4.2 gru_step_backward
+# --------------------------------------------------------------------------
+
+
+def _step_backward_cases(rng: np.random.Generator) -> list[Case]:
+    N, D, H = 3, 4, 5
+    return [
+        Case(
+            "h_prev = 0 (no recurrent weight gradient)",
+            {
+                "x": _normal(rng, N, D),
+                "h_prev": np.zeros((N, H)),
+                **_gru_params(rng, D, H),
+                "dh_next": _normal(rng, N, H),
+            },
+        ),
+        Case(
+            "x = 0 (no input weight gradient)",
+            {
+                "x": np.zeros((N, D)),
+                "h_prev": _normal(rng, N, H, scale=0.8),
+                **_gru_params(rng, D, H),
+                "dh_next": _normal(rng, N, H),
+            },
+        ),
+        Case(
+            "everything random",
+            {
+                "x": _normal(rng, N, D),
+                "h_prev": _normal(rng, N, H, scale=0.8),
+                **_gru_params(rng, D, H),
+                "dh_next": _normal(rng, N, H),
+            },
+        ),
+    ]
+
+
+def _call_step_backward(fn, inputs, helpers):
+    forward = helpers["gru_step_forward"]
+    _, cache = forward(inputs["x"], inputs["h_prev"], inputs["W_x"], inputs["W_h"], inputs["b"])
+    return fn(inputs["dh_next"], cache)
+
+
+GRU_STEP_BACKWARD = Exercise(
+    name="gru_step_backward",
+    lesson=LESSON,
+    number="4.2",
+    points=5,
+    returns=("dx", "dh_prev", "dW_x", "dW_h", "db"),
+    graded=("dx", "dh_prev", "dW_x", "dW_h", "db"),
+    make_cases=_step_backward_cases,
+    needs=("gru_step_forward",),
+    call=_call_step_backward,
+    rtol=1e-6,
+    atol=1e-9,
+    description="the gradients of one GRU step, from the cache of your gru_step_forward",
+    mistakes=(
+        Mistake(
+            "no_direct_path",
+            "dh_prev misses the direct path: the (1 - z) * dh_next term is left out",
+            "h_next = (1 - z) * h_prev + ... depends on h_prev directly, so dh_prev starts at dh_next * (1 - z)",
+        ),
+        Mistake(
+            "no_reset_in_dh_prev",
+            "the candidate's path to dh_prev is not multiplied by r",
+            "the candidate reads r * h_prev, so its contribution to dh_prev is (da_n @ W_hn.T) * r",
+        ),
+        Mistake(
+            "dz_sign",
+            "the sign of dz is flipped: dz = dh_next * (h_prev - n)",
+            "h_next = h_prev + z * (n - h_prev), so dz = dh_next * (n - h_prev)",
+        ),
+        Mistake(
+            "tanh_derivative_for_gates",
+            "the gates are differentiated like tanh (1 - g**2) instead of a sigmoid",
+            "the derivative of a sigmoid gate g is g * (1 - g)",
+        ),
+        Mistake(
+            "dW_hn_uses_h_prev",
+            "the candidate block of dW_h uses h_prev instead of r * h_prev",
+            "the candidate's recurrent matmul reads r * h_prev: dW_h[:, 2H:] = (r * h_prev).T @ da_n",
+        ),
+        Mistake(
+            "db_mean",
+            "db is averaged over the batch instead of summed",
+            "the bias is added to every row, so its gradient is the sum over the batch axis",
+        ),
+    ),
+)
+
+
+# --------------------------------------------------------------------------
+# 4.3 gru_forward
+# --------------------------------------------------------------------------
+
+
+def _forward_cases(rng: np.random.Generator) -> list[Case]:
+    N, T, D, H = 2, 5, 3, 4
+    x_first_only = np.zeros((N, T, D))
+    x_first_only[:, 0] = _normal(rng, N, D)
+    return [
+        Case(
+            "only h0 is non-zero (x = 0)",
+            {
+                "x": np.zeros((N, T, D)),
+                "h0": _normal(rng, N, H),
+                **_gru_params(rng, D, H, scale=0.7),
+            },
+        ),
+        Case(
+            "an input at t = 0 only, h0 = 0",
+            {"x": x_first_only, "h0": np.zeros((N, H)), **_gru_params(rng, D, H, scale=0.7)},
+        ),
+        Case(
+            "everything random",
+            {
+                "x": _normal(rng, N, T, D),
+                "h0": _normal(rng, N, H, scale=0.5),
+                **_gru_params(rng, D, H, scale=0.7),
+            },
+        ),
+    ]
+
+
+GRU_FORWARD = Exercise(
+    name="gru_forward",
+    lesson=LESSON,
+    number="4.3",
+    points=2,
+    returns=("h", "cache"),
+    graded=("h",),
+    make_cases=_forward_cases,
+    uses=("gru_step_forward",),
+    description="the GRU unrolled over a sequence: h[:, t] is the state after reading x[:, t]",
+    mistakes=(
+        Mistake(
+            "h0_ignored",
+            "h0 is ignored: the first step starts from zeros",
+            "the first step's h_prev must be the h0 argument",
+        ),
+        Mistake(
+            "time_shifted",
+            "time is shifted by one: h[:, t] holds the state before reading x[:, t] (h[:, 0] is h0)",
+            "store the state after the step: h_next of step t goes into h[:, t]",
+        ),
+        Mistake(
+            "same_input",
+            "every step reads the first input x[:, 0]",
+            "index the input by the time step: x[:, t]",
+        ),
+        Mistake(
+            "no_recurrence",
+            "the state is not carried: every step starts from h0",
+            "after each step, the new state becomes the next step's h_prev",
+        ),
+        Mistake(
+            "last_state_only",
+            "only the last hidden state is returned, shape (N, H)",
+            "return the states of every step, stacked into shape (N, T, H)",
+        ),
+    ),
+)
+
+
+# --------------------------------------------------------------------------
+# 4.4 gru_backward
+# --------------------------------------------------------------------------
+
+
+def _backward_cases(rng: np.random.Generator) -> list[Case]:
+    N, T, D, H = 2, 4, 3, 5
+
+    def inputs(dh):
+        return {
+            "x": _normal(rng, N, T, D),
+            "h0": _normal(rng, N, H, scale=0.5),
+            **_gru_params(rng, D, H, scale=0.7),
+            "dh": dh,
+        }
+
+    dh_last = np.zeros((N, T, H))
+    dh_last[:, -1] = _normal(rng, N, H)
+    dh_first = np.zeros((N, T, H))
+    dh_first[:, 0] = _normal(rng, N, H)
+    return [
+        Case("upstream gradient at the last step only", inputs(dh_last)),
+        Case("upstream gradient at the first step only", inputs(dh_first)),
+        Case("everything random", inputs(_normal(rng, N, T, H))),
+    ]
+
+
+def _call_backward(fn, inputs, helpers):
+    forward = helpers["gru_forward"]
+    _, cache = forward(inputs["x"], inputs["h0"], inputs["W_x"], inputs["W_h"], inputs["b"])
+    return fn(inputs["dh"], cache)
+
+
+GRU_BACKWARD = Exercise(
+    name="gru_backward",
+    lesson=LESSON,
+    number="4.4",
+    points=4,
+    returns=("dx", "dh0", "dW_x", "dW_h", "db"),
+    graded=("dx", "dh0", "dW_x", "dW_h", "db"),
+    make_cases=_backward_cases,
+    uses=("gru_step_backward",),
+    needs=("gru_forward",),
+    call=_call_backward,
+    rtol=1e-6,
+    atol=1e-9,
+    description="backpropagation through time for the GRU, from the cache of your gru_forward",
+    mistakes=(
+        Mistake(
+            "no_carry",
+            "the gradient is not carried back: each step sees only dh[:, t]",
+            "step t's upstream gradient is dh[:, t] plus the dh_prev returned by step t + 1",
+        ),
+        Mistake(
+            "overwrite_weights",
+            "dW_x, dW_h and db are overwritten at each step instead of accumulated",
+            "the weights are shared by every step: add each step's gradients (+=) into zeros",
+        ),
+        Mistake(
+            "forward_time_order",
+            "the loop runs forward in time (t = 0, 1, ...) instead of backward",
+            "loop over reversed(range(T)): step t needs the gradient that flows back from t + 1",
+        ),
+        Mistake(
+            "last_step_only",
+            "only dh[:, -1] is used: the upstream gradients of the other steps are ignored",
+            "every step has a loss of its own here; add dh[:, t] at every step",
+        ),
+    ),
+)
+
+
+# --------------------------------------------------------------------------
+# 4.5 gru_torch_step_forward
+# --------------------------------------------------------------------------
+
+
+def _torch_cases(rng: np.random.Generator) -> list[Case]:
+    N, D, H = 3, 2, 4
+
+    def params(scale=0.8):
+        return {
+            "W_x": _normal(rng, D, 3 * H, scale=scale),
+            "W_h": _normal(rng, H, 3 * H, scale=scale),
+            "b_x": _normal(rng, 3 * H, scale=0.5),
+            "b_h": _normal(rng, 3 * H, scale=0.5),
+        }
+
+    return [
+        Case("h_prev = 0", {"x": _normal(rng, N, D), "h_prev": np.zeros((N, H)), **params()}),
+        Case("x = 0", {"x": np.zeros((N, D)), "h_prev": _normal(rng, N, H, scale=0.8), **params()}),
+        Case(
+            "everything random",
+            {"x": _normal(rng, N, D), "h_prev": _normal(rng, N, H, scale=0.8), **params()},
+        ),
+    ]
+
+
+GRU_TORCH_STEP_FORWARD = Exercise(
+    name="gru_torch_step_forward",
+    lesson=LESSON,
+    number="4.5",
+    points=3,
+    returns=("h_next",),
+    graded=("h_next",),
+    make_cases=_torch_cases,
+    description="one GRU step in the PyTorch convention: reset after the recurrent matmul, two biases, "
+    "h_next = (1 - z) * n + z * h_prev",
+    mistakes=(
+        Mistake(
+            "reset_before_matmul",
+            "the reset gate multiplies h_prev before the matmul (the course convention, not PyTorch's)",
+            "PyTorch resets the result of the matmul: r * (h_prev @ W_hn + b_hn)",
+        ),
+        Mistake(
+            "z_course_side",
+            "z weights the new candidate (the course convention, not PyTorch's)",
+            "in PyTorch z keeps the old state: h_next = (1 - z) * n + z * h_prev",
+        ),
+        Mistake(
+            "b_hn_outside_reset",
+            "the recurrent bias b_hn is added outside the reset gate",
+            "b_hn belongs to the recurrent part, inside the reset: r * (h_prev @ W_hn + b_hn)",
+        ),
+        Mistake(
+            "r_z_swapped",
+            "the r and z blocks are swapped",
+            "PyTorch orders the blocks r, z, n, like the course",
+        ),
+        Mistake(
+            "no_recurrent_bias",
+            "the recurrent bias b_h is left out",
+            "PyTorch adds b_h to h_prev @ W_h for every block, next to b_x on the input side",
+        ),
+    ),
+)
+
+
+# --------------------------------------------------------------------------
+# 4.6 gru_weights_from_keras
+# --------------------------------------------------------------------------
+
+
+def _keras_cases(rng: np.random.Generator) -> list[Case]:
+    def weights(D, H):
+        return {
+            "kernel": _normal(rng, D, 3 * H),
+            "recurrent_kernel": _normal(rng, H, 3 * H),
+            "bias": _normal(rng, 2, 3 * H),
+        }
+
+    return [Case("small: D = 2, H = 3", weights(2, 3)), Case("random weights, D = 5, H = 4", weights(5, 4))]
+
+
+GRU_WEIGHTS_FROM_KERAS = Exercise(
+    name="gru_weights_from_keras",
+    lesson=LESSON,
+    number="4.6",
+    points=2,
+    returns=("W_x", "W_h", "b_x", "b_h"),
+    graded=("W_x", "W_h", "b_x", "b_h"),
+    make_cases=_keras_cases,
+    description="Keras GRU weights (blocks z, r, h; bias rows input, recurrent) in the PyTorch layout "
+    "(blocks r, z, n; b_x, b_h)",
+    mistakes=(
+        Mistake(
+            "no_reorder",
+            "the blocks are kept in Keras's order z, r, h",
+            "Keras orders the blocks z, r, h; move them to r, z, n in every array",
+        ),
+        Mistake(
+            "recurrent_not_reordered",
+            "the recurrent kernel keeps Keras's block order z, r, h",
+            "reorder the recurrent kernel like the kernel",
+        ),
+        Mistake(
+            "bias_not_reordered",
+            "the biases keep Keras's block order z, r, h",
+            "the biases have the same three blocks as the kernels; reorder them too",
+        ),
+        Mistake(
+            "biases_swapped",
+            "the input and recurrent biases are swapped",
+            "bias[0] is added to x @ kernel (b_x), bias[1] to h_prev @ recurrent_kernel (b_h)",
+        ),
+    ),
+)
+
+
+EXERCISES = (
+    GRU_STEP_FORWARD,
+    GRU_STEP_BACKWARD,
+    GRU_FORWARD,
+    GRU_BACKWARD,
+    GRU_TORCH_STEP_FORWARD,
+    GRU_WEIGHTS_FROM_KERAS,
+)
