@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from autograder.reference.common import unroll_mistakes
+
 
 def rnn_step_forward(x, h_prev, W_xh, W_hh, b_h):
     a = x @ W_xh + h_prev @ W_hh + b_h  # (N, H)
@@ -85,23 +87,6 @@ def _step(activation, *, bias=True, W_hh_T=False, each=False, use_h=True):
     return step
 
 
-def _forward(kind):
-    def forward(x, h0, W_xh, W_hh, b_h):
-        N, T, _ = x.shape
-        states = []
-        h_prev = np.zeros_like(h0) if kind == "h0_ignored" else h0
-        for t in range(T):
-            x_t = x[:, 0] if kind == "same_input" else x[:, t]
-            start = h0 if kind == "no_recurrence" else h_prev
-            h_next, _ = rnn_step_forward(x_t, start, W_xh, W_hh, b_h)
-            states.append(h_prev if kind == "time_shifted" else h_next)
-            h_prev = h_next
-        if kind == "last_state_only":
-            return h_prev, None
-        return np.stack(states, axis=1), None
-
-    return forward
-
 
 def _softmax_unstable(scores):
     with np.errstate(over="ignore", invalid="ignore"):
@@ -157,10 +142,7 @@ MISTAKES = {
         "tanh_each_term": _step(np.tanh, each=True),
         "h_prev_ignored": _step(np.tanh, use_h=False),
     },
-    "rnn_forward": {
-        kind: _forward(kind)
-        for kind in ("h0_ignored", "time_shifted", "same_input", "no_recurrence", "last_state_only")
-    },
+    "rnn_forward": unroll_mistakes(rnn_step_forward),
     "softmax": {
         "unstable": _softmax_unstable,
         "global_max": _softmax_global_max,

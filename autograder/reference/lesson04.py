@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from autograder.reference.common import unroll_mistakes
+
 
 def _sigmoid(a):
     # 1 / (1 + exp(-a)), written with tanh so that it never overflows
@@ -187,23 +189,6 @@ def _step_backward_mistake(kind):
     return backward
 
 
-def _forward_mistake(kind):
-    def forward(x, h0, W_x, W_h, b):
-        N, T, _ = x.shape
-        states = []
-        h_prev = np.zeros_like(h0) if kind == "h0_ignored" else h0
-        for t in range(T):
-            x_t = x[:, 0] if kind == "same_input" else x[:, t]
-            start = h0 if kind == "no_recurrence" else h_prev
-            h_next, _ = gru_step_forward(x_t, start, W_x, W_h, b)
-            states.append(h_prev if kind == "time_shifted" else h_next)
-            h_prev = h_next
-        if kind == "last_state_only":
-            return h_prev, None
-        return np.stack(states, axis=1), None
-
-    return forward
-
 
 def _backward_mistake(kind):
     def backward(dh, cache):
@@ -291,10 +276,7 @@ MISTAKES = {
             "db_mean",
         )
     },
-    "gru_forward": {
-        kind: _forward_mistake(kind)
-        for kind in ("h0_ignored", "time_shifted", "same_input", "no_recurrence", "last_state_only")
-    },
+    "gru_forward": unroll_mistakes(gru_step_forward),
     "gru_backward": {
         kind: _backward_mistake(kind)
         for kind in ("no_carry", "overwrite_weights", "forward_time_order", "last_step_only")

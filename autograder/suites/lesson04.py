@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from autograder.suites.common import UNROLL_MISTAKES
 from autograder.suites.core import Case, Exercise, Mistake
 
 LESSON = "04_gru"
@@ -250,33 +251,7 @@ GRU_FORWARD = Exercise(
     make_cases=_forward_cases,
     uses=("gru_step_forward",),
     description="the GRU unrolled over a sequence: h[:, t] is the state after reading x[:, t]",
-    mistakes=(
-        Mistake(
-            "h0_ignored",
-            "h0 is ignored: the first step starts from zeros",
-            "the first step's h_prev must be the h0 argument",
-        ),
-        Mistake(
-            "time_shifted",
-            "time is shifted by one: h[:, t] holds the state before reading x[:, t] (h[:, 0] is h0)",
-            "store the state after the step: h_next of step t goes into h[:, t]",
-        ),
-        Mistake(
-            "same_input",
-            "every step reads the first input x[:, 0]",
-            "index the input by the time step: x[:, t]",
-        ),
-        Mistake(
-            "no_recurrence",
-            "the state is not carried: every step starts from h0",
-            "after each step, the new state becomes the next step's h_prev",
-        ),
-        Mistake(
-            "last_state_only",
-            "only the last hidden state is returned, shape (N, H)",
-            "return the states of every step, stacked into shape (N, T, H)",
-        ),
-    ),
+    mistakes=UNROLL_MISTAKES,
 )
 
 
