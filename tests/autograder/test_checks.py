@@ -166,3 +166,15 @@ def test_check_functions_have_docstrings():
     for name in EXERCISES:
         doc = getattr(check, name).__doc__
         assert name in doc and "point" in doc
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if EXERCISES[n].needs])
+def test_needed_function_still_a_stub_is_not_attempted_and_named(name):
+    """A check that needs another of the learner's functions (a backward needs its forward) says
+    "not attempted" and names that function when it is still a stub."""
+    exercise = EXERCISES[name]
+    cases, expected, mistakes = load_fixture(exercise)
+    helpers = {k: _stub for k in exercise.needs}
+    result = evaluate(exercise, REFERENCE[name], cases, expected, mistakes, helpers)
+    assert result["status"] == "not_attempted"
+    assert exercise.needs[0] in result["message"]
