@@ -179,7 +179,7 @@ def gru_backward(dh, cache):
     np.matmul(Hprev.reshape(T * N, H).T, dA_rz, out=dW_h[:, : 2 * H])
     np.matmul(RH.reshape(T * N, H).T, dA_n, out=dW_h[:, 2 * H :])
     np.matmul(dA_rz, W_x[:, : 2 * H].T, out=dxT)
-    dxT += dA_n @ W_x[:, 2 * H :].T
+    dxT += np.matmul(dA_n, W_x[:, 2 * H :].T)
     dx = batch_first(dxT.reshape(T, N, D))
     return dx, dh_next, dW_x, dW_h, db
 
@@ -303,13 +303,13 @@ def gru_torch_backward(dh, cache):
 
     dAh = DAh.reshape(T * N, 3 * H)
     dAn = DAn.reshape(T * N, H)
-    dW_h = Hprev.reshape(T * N, H).T @ dAh
+    dW_h = np.matmul(Hprev.reshape(T * N, H).T, dAh)
     db_h = dAh.sum(axis=0)
     dW1 = np.empty((D + 1, 3 * H), dtype=dtype)  # [dW_x; db_x]
     np.matmul(X1.T, dAh[:, : 2 * H], out=dW1[:, : 2 * H])
     np.matmul(X1.T, dAn, out=dW1[:, 2 * H :])
     dW_x, db_x = dW1[:D], dW1[D].copy()
     np.matmul(dAh[:, : 2 * H], W_x[:, : 2 * H].T, out=dxT)
-    dxT += dAn @ W_x[:, 2 * H :].T
+    dxT += np.matmul(dAn, W_x[:, 2 * H :].T)
     dx = batch_first(dxT.reshape(T, N, D))
     return dx, dh_next, dW_x, dW_h, db_x, db_h

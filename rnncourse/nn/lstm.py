@@ -17,7 +17,6 @@ from ._common import (
     float_dtype,
     gate_scale,
     stack_bias,
-    time_major_ones,
 )
 
 
@@ -57,20 +56,24 @@ def lstm_forward(x, h0, W_x, W_h, b, c0=None, return_state=False):
     # Scaling the sigmoid columns by 0.5 (exact in binary) lets one tanh call
     # activate all four gates: sigmoid(a) = 0.5 + 0.5 * tanh(a / 2).
     pre, post_mul, post_add = gate_scale(H, 4, (2,), dtype)
-    X1, G, Hs, Cs, TC, a_h, ig = buffers(
+    Z, G, Cs, TC, a_h, ig = buffers(
         dtype,
-        (T, N, D + 1),  # time-major x and a ones column
+        (T + 1, N, H + D + 1),  # Z[t] = [h_{t-1}, x_t, 1]; Z[T, :, :H] = h_T
         (T, N, 4 * H),  # scaled input projection, then the gates i, f, g, o
-        (T + 1, N, H),  # Hs[0] = h0, Hs[t + 1] = h after step t
         (T + 1, N, H),  # Cs[0] = c0, Cs[t + 1] = c after step t
         (T, N, H),  # tanh(c) after every step
         (N, 4 * H),  # scratch: h_{t-1} @ W_h
         (N, H),  # scratch: i * g
     )
-    X1 = time_major_ones(x, dtype, out=X1)  # (T*N, D+1)
+    # One array holds h_{t-1}, x_t and a ones column side by side, so that in
+    # backward [dW_h; dW_x; db] is a single GEMM. Every piece is a BLAS-ready view.
+    Z[0, :, :H] = h0
+    Z[:T, :, H : H + D] = np.swapaxes(x, 0, 1)
+    Z[:T, :, H + D] = 1
+    Z[T, :, H:] = 0
+    X1 = Z[:T, :, H:].reshape(T * N, D + 1)  # time-major [x_t, 1]
     np.matmul(X1, stack_bias(W_x, b, pre), out=G.reshape(T * N, 4 * H))
     W_hs = W_h * pre  # (H, 4H)
-    Hs[0] = h0
     Cs[0] = 0 if c0 is None else c0
     # Tiled to (N*4H,) so the affine step runs as one contiguous 1-D loop
     # (broadcasting a (4H,) vector over N rows is several times slower).
@@ -78,7 +81,7 @@ def lstm_forward(x, h0, W_x, W_h, b, c0=None, return_state=False):
     for t in range(T):
         a = G[t]  # (N, 4H), becomes the activated gates in place
         a_flat = a.reshape(-1)  # (N*4H,) view
-        np.matmul(Hs[t], W_hs, out=a_h)
+        np.matmul(Z[t, :, :H], W_hs, out=a_h)
         np.add(a, a_h, out=a)
         np.tanh(a, out=a)
         np.multiply(a_flat, post_mul, out=a_flat)
@@ -88,12 +91,11 @@ def lstm_forward(x, h0, W_x, W_h, b, c0=None, return_state=False):
         np.multiply(i, g, out=ig)
         np.add(Cs[t + 1], ig, out=Cs[t + 1])
         np.tanh(Cs[t + 1], out=TC[t])
-        np.multiply(o, TC[t], out=Hs[t + 1])
+        np.multiply(o, TC[t], out=Z[t + 1, :, :H])
 
     cache = {
-        "X1": X1,  # (T*N, D+1) time-major inputs and a ones column
+        "Z": Z,  # (T+1, N, H+D+1) [h_{t-1}, x_t, 1] of every step
         "G": G,  # (T, N, 4H) gate activations i, f, g, o
-        "Hs": Hs,  # (T+1, N, H) h0 and the hidden state after every step
         "Cs": Cs,  # (T+1, N, H) c0 and the cell state after every step
         "TC": TC,  # (T, N, H) tanh(c_t)
         "W_x": W_x,
@@ -101,7 +103,7 @@ def lstm_forward(x, h0, W_x, W_h, b, c0=None, return_state=False):
         "c_T": Cs[T].copy(),
         "shape": (N, T, D, H),
     }
-    h = batch_first(Hs[1:])
+    h = batch_first(Z[1:, :, :H])
     if return_state:
         return h, cache["c_T"], cache
     return h, cache
@@ -162,7 +164,7 @@ def lstm_backward(dh, cache, dc_T=None, return_dc0=False):
     dW_h, db and dx are computed from it after the loop with a few large GEMMs.
     The cache is not modified, so backward may be called more than once.
     """
-    X1, G, Hs, W_x, W_h = cache["X1"], cache["G"], cache["Hs"], cache["W_x"], cache["W_h"]
+    Z, G, W_x, W_h = cache["Z"], cache["G"], cache["W_x"], cache["W_h"]
     N, T, D, H = cache["shape"]
     dtype = G.dtype
     dh = np.asarray(dh, dtype=dtype)
@@ -202,10 +204,8 @@ def lstm_backward(dh, cache, dc_T=None, return_dc0=False):
             np.matmul(dA[t], W_hT, out=dh_next)
 
     dA2 = dA.reshape(T * N, 4 * H)
-    Hprev = Hs[:-1].reshape(T * N, H)
-    dW1 = X1.T @ dA2  # (D+1, 4H): [dW_x; db]
-    dW_x, db = dW1[:D], dW1[D].copy()
-    dW_h = Hprev.T @ dA2
+    dW = np.matmul(Z[:T].reshape(T * N, H + D + 1).T, dA2)  # (H+D+1, 4H): [dW_h; dW_x; db]
+    dW_h, dW_x, db = dW[:H], dW[H : H + D], dW[H + D].copy()
     np.matmul(dA2, W_x.T, out=dxT)
     dx = batch_first(dxT.reshape(T, N, D))
     if return_dc0:

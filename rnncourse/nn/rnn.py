@@ -92,9 +92,9 @@ def rnn_backward(dh, cache):
 
     dA2 = dA.reshape(T * N, H)
     Hprev = Hs[:-1].reshape(T * N, H)
-    dW1 = X1.T @ dA2  # (D+1, H): [dW_xh; db_h]
+    dW1 = np.matmul(X1.T, dA2)  # (D+1, H): [dW_xh; db_h]
     dW_xh, db_h = dW1[:D], dW1[D].copy()
-    dW_hh = Hprev.T @ dA2
+    dW_hh = np.matmul(Hprev.T, dA2)
     np.matmul(dA2, W_xh.T, out=dxT)
     dx = batch_first(dxT.reshape(T, N, D))
     return dx, dh_next, dW_xh, dW_hh, db_h
