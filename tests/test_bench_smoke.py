@@ -8,6 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
+
+from bench import layers
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -25,3 +30,21 @@ def test_bench_layers_quick_prints_a_row_per_cell():
         assert re.search(rf"^\| {cell} \| float(32|64) \|", result.stdout, re.MULTILINE), (
             result.stdout
         )
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_gemm_replay_covers_every_product_of_forward_and_backward(cell):
+    """The "GEMM ms" column replays all of a layer's matrix products and nothing else.
+
+    The flops of the recorded products must add up to at least the benchmark's
+    GEMM flop count (6 G N T H (D + H)); the ones column for the bias adds a
+    little more, never 10%. Recording must leave the layer module's numpy in place.
+    """
+    shape = (3, 4, 7, 6)
+    args, dh = layers.make_problem(cell, shape, "float64")
+    calls = layers.record_gemms(cell, args, dh)
+    flops = sum(2 * a.shape[0] * a.shape[1] * b.shape[1] for a, b, _ in calls)
+    expected = layers.gemm_flops(cell, *shape)
+    assert expected <= flops <= 1.1 * expected, (flops, expected)
+    assert layers.LAYER_MODULES[cell].np is np
+    layers.replay(calls)()  # runs on the recorded operands without error
