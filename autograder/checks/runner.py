@@ -67,10 +67,20 @@ class CheckFailed(AssertionError):
     """A self-check failed; the message says what, where, and (if known) which mistake."""
 
 
+_AUTOGRADER = str(Path(__file__).resolve().parents[1])  # frames of the checker itself
+
+
 def _short_traceback(exc: BaseException, keep: int = 3) -> str:
-    lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
-    tail = "".join(lines[-keep:]).rstrip()
-    return tail
+    """The last ``keep`` frames of the learner's code (never the checker's) and the error line.
+
+    An error raised by the call itself (a function taking other arguments than the
+    check passes) has no frame of the learner's; the error line alone says it.
+    """
+    frames = [
+        f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(_AUTOGRADER)
+    ]
+    lines = traceback.format_list(frames[-keep:]) + traceback.format_exception_only(type(exc), exc)
+    return "".join(lines).rstrip()
 
 
 def evaluate(
@@ -216,6 +226,12 @@ def run_check(name: str, fn: Callable, *needed: Callable, quiet: bool = False) -
     usage = f"check.{name}({', '.join((name,) + exercise.needs)})"
     if not callable(fn) or len(needed) != len(exercise.needs) or not all(map(callable, needed)):
         raise CheckFailed(f"call the check with your function(s) themselves: {usage}")
+    given = [getattr(f, "__name__", "") for f in (fn, *needed)]
+    wanted = [name, *exercise.needs]
+    if given != wanted and sorted(given) == sorted(wanted):
+        raise CheckFailed(
+            f"the functions are in the wrong order: you passed {', '.join(given)}; call {usage}"
+        )
     cases, expected, mistakes = load_fixture(exercise)
     helpers = dict(zip(exercise.needs, needed))
     result = evaluate(exercise, fn, cases, expected, mistakes, helpers)

@@ -147,6 +147,34 @@ def test_crash_is_reported_with_traceback():
     result = _evaluate("softmax", crashing)
     assert result["status"] == "error"
     assert "raised ValueError" in result["message"] and "crashing" in result["message"]
+    assert "autograder/suites" not in result["message"]  # the checker's frames are not the learner's
+
+
+def test_call_with_other_arguments_shows_the_error_without_checker_frames():
+    """A function whose signature does not fit the call gets the TypeError line alone."""
+    result = _evaluate("softmax", lambda scores, axis: scores)
+    assert result["status"] == "error"
+    assert "TypeError" in result["message"] and "axis" in result["message"]
+    assert "autograder/suites" not in result["message"] and 'File "' not in result["message"]
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if EXERCISES[n].needs])
+def test_functions_passed_in_the_wrong_order_are_named(name):
+    """check.lstm_backward(lstm_forward, lstm_backward) says the order is wrong and how to call it."""
+    exercise = EXERCISES[name]
+
+    def named(key):
+        def fn(*args, **kwargs):
+            return REFERENCE[key](*args, **kwargs)
+
+        fn.__name__ = key
+        return fn
+
+    order = [exercise.needs[0], name, *exercise.needs[1:]]
+    with pytest.raises(AssertionError, match="wrong order") as info:
+        run_check(name, *(named(k) for k in order), quiet=True)
+    assert f"check.{name}({', '.join((name,) + exercise.needs)})" in str(info.value)
+    run_check(name, *(named(k) for k in (name, *exercise.needs)), quiet=True)  # right order passes
 
 
 def test_wrong_return_arity_is_reported():
