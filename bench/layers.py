@@ -182,6 +182,8 @@ def numpy_block(configs, problems, samples, reps):
             impl: fwd_bwd(cells, cell, args, dh)
             for impl, cells in (("ours", nn.CELLS), ("naive", naive.CELLS))
         }
+        # Recorded afresh each round rather than kept: the operands of every
+        # config at once would hold hundreds of MB of caches.
         runs["gemm"] = replay(record_gemms(cell, args, dh))
         for run in runs.values():
             run()
@@ -294,10 +296,6 @@ def target_report(rows, largest):
                 f"its GEMMs alone would be {bound:.2f}x"
             )
     return lines
-
-
-def fmt(value, spec):
-    return "-" if value is None else format(value, spec)
 
 
 def main(argv=None):
