@@ -15,9 +15,11 @@ from typing import Any
 
 from autograder.suites import EXERCISES
 from autograder.suites.core import (
+    CallProblem,
     Case,
     Exercise,
     Finding,
+    HelperFailed,
     compare_outputs,
     copy_inputs,
     decode,
@@ -83,6 +85,20 @@ def _short_traceback(exc: BaseException, keep: int = 3) -> str:
     return "".join(lines).rstrip()
 
 
+def helper_failed(exercise: Exercise, helper: str, case: str, trace: str) -> dict[str, Any]:
+    """The verdict when a function the check runs first (a forward pass) crashed."""
+    return {
+        "status": "error",
+        "findings": [],
+        "case": case,
+        "message": f"{exercise.name} could not be checked: your {helper}, which the check runs "
+        f"first to build the cache, raised an error on case '{case}':\n{trace}\n"
+        f"Fix {helper} first (its own check is check.{helper}).",
+        "mistakes": [],
+        "maybe": [],
+    }
+
+
 def evaluate(
     exercise: Exercise, fn: Callable, cases, expected, mistakes, helpers: dict | None = None
 ) -> dict[str, Any]:
@@ -97,6 +113,7 @@ def evaluate(
     actual_by_case: list[dict | None] = []
     verdict: dict[str, Any] | None = None
     last_findings: list[Finding] = []
+    crashed_later = ""
     for case, exp in zip(cases, expected):
         originals = case.inputs
         given = copy_inputs(originals)
@@ -115,13 +132,25 @@ def evaluate(
                 "mistakes": [],
                 "maybe": [],
             }
+        except HelperFailed as exc:  # the forward pass the check runs first crashed
+            return helper_failed(exercise, exc.name, case.name, _short_traceback(exc.error))
+        except CallProblem as exc:  # e.g. a return value nested the wrong way, a cache changed
+            findings = [Finding(exc.prop, False, exc.message)]
+            actual_by_case.append(None)
+            last_findings = findings
+            if verdict is None:
+                verdict = {"case": case.name, "findings": findings, "index": len(actual_by_case) - 1}
+            continue
         except Exception as exc:  # the learner's code crashed: say where, keep going no further
+            crash = f"raised {type(exc).__name__} on case '{case.name}'"
+            if verdict is not None:  # an earlier case already failed: that is the thing to fix first
+                crashed_later = crash
+                break
             return {
                 "status": "error",
                 "findings": [],
                 "case": case.name,
-                "message": f"{exercise.name} raised {type(exc).__name__} on case '{case.name}':\n"
-                + _short_traceback(exc),
+                "message": f"{exercise.name} {crash}:\n" + _short_traceback(exc),
                 "mistakes": [],
                 "maybe": [],
             }
@@ -162,6 +191,8 @@ def evaluate(
             and outputs_match(exercise, mistakes[i][m.key], actual_by_case[i])
         ]
     message = f"{exercise.name}: {failed.message} (case '{verdict['case']}')."
+    if crashed_later:
+        message += f"\n(After that case it also {crashed_later}.)"
     if found:
         m = found[0]
         message += f"\nThis looks like a known mistake: {m.what}.\nHow to find it: {m.hint}."
@@ -177,6 +208,7 @@ def evaluate(
         "message": message,
         "mistakes": found,
         "maybe": maybe,
+        "crashed_later": crashed_later,
     }
 
 
@@ -207,6 +239,8 @@ def report_lines(exercise: Exercise, result: dict[str, Any], n_cases: int) -> li
     if result["status"] == "pass":
         lines.append(f"  {PASS} all {n_cases} cases pass")
     else:
+        if result.get("crashed_later"):
+            lines.append(f"  {FAIL} after that case it also {result['crashed_later']}")
         for m in result["mistakes"]:
             lines.append(f"  → This looks like a known mistake: {m.what}.")
             lines.append(f"    How to find it: {m.hint}.")

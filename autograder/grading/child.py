@@ -210,7 +210,7 @@ def run_exercise(ns: dict, msg: dict) -> dict:
     import numpy as np
 
     from autograder.suites import EXERCISES
-    from autograder.suites.core import copy_inputs, decode, encode
+    from autograder.suites.core import CallProblem, HelperFailed, copy_inputs, decode, encode
 
     fn = ns.get(msg["name"])
     if not callable(fn):
@@ -225,8 +225,14 @@ def run_exercise(ns: dict, msg: dict) -> dict:
             raw = exercise.run(fn, given, helpers)
         except NotImplementedError:
             return {"status": "not_attempted", "case": index}
+        except HelperFailed as exc:  # the learner's forward pass, run first, crashed
+            return {**error_reply(exc.error, case=index), "status": "helper_error", "helper": exc.name}
+        except CallProblem as exc:  # judged in the parent like any failing property
+            results.append({"problem": {"prop": exc.prop, "message": exc.message[:2000]}})
+            continue
         except BaseException as exc:  # noqa: BLE001
-            return error_reply(exc, case=index)
+            # The cases before this one are judged too: an earlier failure is the thing to fix first.
+            return error_reply(exc, case=index, cases=results)
         if len(msg["returns"]) == 1:
             result = {"value": describe(raw, np, encode)}
         elif isinstance(raw, tuple):

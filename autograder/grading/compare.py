@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from autograder.checks.runner import evaluate, report_lines
+from autograder.checks.runner import PROPERTY_ORDER, evaluate, helper_failed, report_lines
 from autograder.reference import MISTAKES, REFERENCE
-from autograder.suites.core import Case, Exercise, copy_inputs, decode, encode, unpack
+from autograder.suites.core import CallProblem, Case, Exercise, copy_inputs, decode, encode, unpack
 
 
 @dataclasses.dataclass
@@ -155,7 +155,25 @@ def judge(hidden: Hidden, reply: dict, memory_mb: int) -> ExerciseResult:
             f"{ex.name} is not defined when it is graded: its solution cell is missing, "
             "did not run, or does not define a function of that name",
         )
+    if status == "helper_error":
+        helper = reply.get("helper") if reply.get("helper") in ex.needs else "forward pass"
+        outcome = helper_failed(ex, str(helper), case_name, str(reply.get("traceback", "")))
+        return _result(hidden, "error", outcome["message"])
     if status == "error":
+        earlier = reply.get("cases")
+        index = reply.get("case")
+        if isinstance(earlier, list) and isinstance(index, int) and 0 < len(earlier) == index < len(hidden.cases):
+            # The cases before the crash: if one of them failed, that is the verdict.
+            before = dataclasses.replace(
+                hidden, cases=hidden.cases[:index], expected=hidden.expected[:index], mistakes=hidden.mistakes[:index]
+            )
+            outcome = _evaluate(before, _replay(ex, earlier))
+            if outcome["status"] == "fail":
+                outcome["crashed_later"] = f"raised {reply.get('error')} on case '{case_name}'"
+                outcome["message"] += f"\n(After that case it also {outcome['crashed_later']}.)"
+                lines = [redact(line) for line in report_lines(ex, outcome, len(hidden.cases))]
+                mistake = outcome["mistakes"][0].key if outcome["mistakes"] else None
+                return _result(hidden, "fail", redact(outcome["message"]), lines, mistake)
         return _result(
             hidden, "error", f"{ex.name} raised {reply.get('error')} on case '{case_name}':\n{reply.get('traceback', '')}"
         )
@@ -219,6 +237,10 @@ def _replay(exercise: Exercise, replies: list[dict]):
 
     def replay(**given):
         reply = next(calls)
+        problem = reply.get("problem")
+        if isinstance(problem, dict):
+            prop = problem.get("prop") if problem.get("prop") in PROPERTY_ORDER else "returns"
+            raise CallProblem(prop, str(problem.get("message", "the call went wrong"))[:2000])
         for name, described in (reply.get("after") or {}).items():
             after = restore(described)
             if name in given and isinstance(given[name], np.ndarray) and isinstance(after, np.ndarray):

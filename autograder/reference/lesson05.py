@@ -133,11 +133,14 @@ def _stacked_backward_mistake(kind):
                 elif kind == "top_dh_added_to_lower":
                     upstream = upstream + dh_top
             dx, dh0, dW_xh, dW_hh, db_h = rnn_backward(upstream, cache[layer])
-            upstream = dx
+            if kind != "dx_not_passed_on" or i == 0:
+                upstream = dx
             dh0s[layer], dparams[layer] = dh0, (dW_xh, dW_hh, db_h)
-        if kind == "dh0s_reversed":
+        if kind in ("dh0s_reversed", "lists_reversed"):
             dh0s = dh0s[::-1]
-        return upstream, dh0s, dparams
+        if kind == "lists_reversed":
+            dparams = dparams[::-1]
+        return dx, dh0s, dparams
     return backward
 
 
@@ -145,7 +148,7 @@ def _bidirectional_forward_mistake(kind):
     def forward(x, h0_f, h0_b, params_f, params_b):
         h_f, _ = rnn_forward(x, h0_f, *params_f)
         reversed_x = x[::-1] if kind == "batch_axis_reversed" else x[:, ::-1]
-        start = h_f[:, -1] if kind == "reverse_starts_from_forward_state" else h0_b
+        start = {"reverse_starts_from_forward_state": h_f[:, -1], "reverse_starts_from_h0_f": h0_f}.get(kind, h0_b)
         use = params_f if kind == "same_params" else params_b
         h_b, _ = rnn_forward(reversed_x, start, *use)
         if kind == "batch_axis_reversed":
@@ -168,11 +171,11 @@ def _bidirectional_backward_mistake(kind):
         if kind == "halves_swapped":
             dh_f, dh_b = dh_b, dh_f
         dx_f, dh0_f, *dparams_f = rnn_backward(dh_f, cache_f)
-        dh_b_in = dh_b if kind == "dh_b_not_reversed" else dh_b[:, ::-1]
+        dh_b_in = dh_b if kind in ("dh_b_not_reversed", "no_time_flips") else dh_b[:, ::-1]
         dx_b, dh0_b, *dparams_b = rnn_backward(dh_b_in, cache_b)
         if kind == "dx_forward_only":
             dx = dx_f
-        elif kind == "dx_b_not_reversed":
+        elif kind in ("dx_b_not_reversed", "no_time_flips"):
             dx = dx_f + dx_b
         else:
             dx = dx_f + dx_b[:, ::-1]
@@ -199,7 +202,9 @@ MISTAKES = {
             "lower_gets_top_dh",
             "top_dh_added_to_lower",
             "bottom_layer_first",
+            "dx_not_passed_on",
             "dh0s_reversed",
+            "lists_reversed",
         )
     },
     "bidirectional_rnn_forward": {
@@ -208,6 +213,7 @@ MISTAKES = {
             "not_re_reversed",
             "concat_order",
             "reverse_starts_from_forward_state",
+            "reverse_starts_from_h0_f",
             "same_params",
             "batch_axis_reversed",
             "summed",
@@ -215,6 +221,6 @@ MISTAKES = {
     },
     "bidirectional_rnn_backward": {
         kind: _bidirectional_backward_mistake(kind)
-        for kind in ("dh_b_not_reversed", "dx_b_not_reversed", "halves_swapped", "dx_forward_only")
+        for kind in ("dh_b_not_reversed", "dx_b_not_reversed", "no_time_flips", "halves_swapped", "dx_forward_only")
     },
 }

@@ -31,6 +31,100 @@ class NotAttempted(Exception):
     """The function still raises ``NotImplementedError``: the stub is untouched."""
 
 
+class CallProblem(Exception):
+    """What a ``call`` found wrong in how the function behaved, other than a crash.
+
+    Raised by :attr:`Exercise.call` (e.g. a return value of the wrong nesting, a
+    cache changed in place); both tiers report it as one failing property of
+    that case, like any other finding.
+    """
+
+    def __init__(self, prop: str, message: str):
+        super().__init__(message)
+        self.prop = prop
+        self.message = message
+
+
+class HelperFailed(Exception):
+    """A function the check runs first (one of :attr:`Exercise.needs`) raised."""
+
+    def __init__(self, name: str, error: BaseException):
+        super().__init__(f"{name} raised {type(error).__name__}")
+        self.name = name
+        self.error = error
+
+
+def run_helper(helpers: Mapping[str, Callable], name: str, *args: Any) -> Any:
+    """Call the learner's ``name`` (a ``needs`` helper); a crash in it is blamed on it.
+
+    A stub (``NotImplementedError``) passes through, so the check says "not attempted".
+    """
+    try:
+        return helpers[name](*args)
+    except NotImplementedError:
+        raise
+    except Exception as exc:
+        raise HelperFailed(name, exc) from exc
+
+
+@dataclasses.dataclass
+class _Held:
+    """A container of a cache as it was: its type and a snapshot of every item."""
+
+    kind: type
+    items: Any  # list, or dict for a dict
+
+
+def _snapshot(obj: Any) -> Any:
+    """A deep copy of the containers and arrays of a cache (other objects by identity)."""
+    if isinstance(obj, np.ndarray):
+        return obj.copy()
+    if isinstance(obj, (list, tuple)):
+        return _Held(type(obj), [_snapshot(v) for v in obj])
+    if isinstance(obj, dict):
+        return _Held(dict, {k: _snapshot(v) for k, v in obj.items()})
+    return obj
+
+
+def _changed_part(before: Any, obj: Any, where: str) -> str | None:
+    """Where ``obj`` no longer equals its snapshot ``before`` ("cache[2][1]"), or None."""
+    if isinstance(before, np.ndarray):
+        same = isinstance(obj, np.ndarray) and obj.shape == before.shape
+        return None if same and np.array_equal(obj, before, equal_nan=True) else where
+    if isinstance(before, _Held):
+        kind, items = before.kind, before.items
+        if type(obj) is not kind or len(obj) != len(items):
+            return where
+        keys = items.keys() if kind is dict else range(len(items))
+        for k in keys:
+            if kind is dict and k not in obj:
+                return where
+            found = _changed_part(items[k], obj[k], f"{where}[{k!r}]")
+            if found:
+                return found
+        return None
+    return None if obj is before else where
+
+
+def call_on_cache(fn: Callable, name: str, *args: Any) -> Any:
+    """``fn(*args)``, whose last argument is a cache, checking that the call leaves it as it was.
+
+    A backward pass that writes into its cache (``z *= ...``, ``cache.pop()``) gives
+    other gradients when it is called again, e.g. by a gradient check.
+    """
+    before = _snapshot(args[-1])
+    raw = fn(*args)
+    where = _changed_part(before, args[-1], "cache")
+    if where is not None:
+        raise CallProblem(
+            "inputs",
+            f"{name} changed its cache in place ({where}); read the cache, never write to it "
+            "or pop from it: a second call (a gradient check, another loss) must see the "
+            "forward pass's values",
+        )
+    return raw
+
+
 @dataclasses.dataclass(frozen=True)
 class Mistake:
     """A known wrong answer: a short key, what it is, and how to look for it."""
@@ -73,6 +167,9 @@ class Exercise:
     # The default calls fn(**inputs).
     call: Callable[..., Any] | None = None
     description: str = ""
+    # How the notebook writes the return value, when ``call`` flattens a nested one
+    # ("(dx, dh0s, dparams)"); ``returns`` then names the flattened parts.
+    returns_as: str = ""
 
     def run(self, fn: Callable, inputs: Mapping[str, Any], helpers: Mapping[str, Callable] = {}) -> Any:
         """Call the function under test on one case and return what it returned."""
@@ -113,7 +210,8 @@ def unpack(exercise: Exercise, result: Any) -> tuple[dict[str, Any], Finding]:
             False,
             f"{exercise.name} should return a tuple ({', '.join(names)}), got {got}",
         )
-    return dict(zip(names, result)), Finding("returns", True, f"returns ({', '.join(names)})")
+    said = exercise.returns_as or f"({', '.join(names)})"
+    return dict(zip(names, result)), Finding("returns", True, f"returns {said}")
 
 
 def _is_integer(value: Any) -> bool:

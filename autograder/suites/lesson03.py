@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from autograder.suites.core import Case, Exercise, Mistake
+from autograder.suites.core import Case, Exercise, Mistake, call_on_cache, run_helper
 
 LESSON = "03_lstm"
 
@@ -222,12 +222,12 @@ def _call_step_backward(fn, inputs, helpers):
     pristine = _copies(inputs, _STEP_FORWARD_ARGS)
     dh0, dc0 = np.array(inputs["dh_next"], copy=True), np.array(inputs["dc_next"], copy=True)
     copies = _copies(pristine, _STEP_FORWARD_ARGS)
-    h_next, c_next, cache = forward(*(copies[k] for k in _STEP_FORWARD_ARGS))
+    h_next, c_next, cache = run_helper(helpers, "lstm_step_forward", *(copies[k] for k in _STEP_FORWARD_ARGS))
     forward_out = tuple(
         np.array(v, copy=True) if isinstance(v, np.ndarray) else v for v in (h_next, c_next)
     )
     dh_next, dc_next = dh0.copy(), dc0.copy()
-    raw = fn(dh_next, dc_next, cache)
+    raw = call_on_cache(fn, "lstm_step_backward", dh_next, dc_next, cache)
     grads = _as_gradients("lstm_step_backward", raw, 6, ", ".join(_STEP_GRADS))
     upstream = _changed([dh0, dc0], [dh_next, dc_next])
 
@@ -405,10 +405,10 @@ def _call_backward(fn, inputs, helpers):
     pristine = _copies(inputs, _FORWARD_ARGS)
     dh0 = np.array(inputs["dh"], copy=True)
     copies = _copies(pristine, _FORWARD_ARGS)
-    h, cache = forward(*(copies[k] for k in _FORWARD_ARGS))
+    h, cache = run_helper(helpers, "lstm_forward", *(copies[k] for k in _FORWARD_ARGS))
     forward_out = np.array(h, copy=True) if isinstance(h, np.ndarray) else h
     dh = dh0.copy()
-    raw = fn(dh, cache)
+    raw = call_on_cache(fn, "lstm_backward", dh, cache)
     grads = _as_gradients("lstm_backward", raw, 5, ", ".join(_SEQ_GRADS))
     upstream = _changed([dh0], [dh])
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.suites.common import UNROLL_MISTAKES
-from autograder.suites.core import Case, Exercise, Mistake
+from autograder.suites.core import Case, Exercise, Mistake, call_on_cache, run_helper
 
 LESSON = "04_gru"
 
@@ -155,9 +155,9 @@ def _step_backward_cases(rng: np.random.Generator) -> list[Case]:
 
 
 def _call_step_backward(fn, inputs, helpers):
-    forward = helpers["gru_step_forward"]
-    _, cache = forward(inputs["x"], inputs["h_prev"], inputs["W_x"], inputs["W_h"], inputs["b"])
-    return fn(inputs["dh_next"], cache)
+    args = (inputs[k] for k in ("x", "h_prev", "W_x", "W_h", "b"))
+    _, cache = run_helper(helpers, "gru_step_forward", *args)
+    return call_on_cache(fn, "gru_step_backward", inputs["dh_next"], cache)
 
 
 GRU_STEP_BACKWARD = Exercise(
@@ -283,9 +283,9 @@ def _backward_cases(rng: np.random.Generator) -> list[Case]:
 
 
 def _call_backward(fn, inputs, helpers):
-    forward = helpers["gru_forward"]
-    _, cache = forward(inputs["x"], inputs["h0"], inputs["W_x"], inputs["W_h"], inputs["b"])
-    return fn(inputs["dh"], cache)
+    args = (inputs[k] for k in ("x", "h0", "W_x", "W_h", "b"))
+    _, cache = run_helper(helpers, "gru_forward", *args)
+    return call_on_cache(fn, "gru_backward", inputs["dh"], cache)
 
 
 GRU_BACKWARD = Exercise(

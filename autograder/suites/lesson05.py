@@ -7,18 +7,22 @@ functions take (``W_xh_0, W_hh_0, b_h_0, ...`` become ``params``) and
 flattens what the backward passes return (``dh0s`` and ``dparams`` become
 ``dh0_0, dW_xh_0, ...``).
 
-In the stacked cases every layer has as many units as there are input
-features (D = H), so that a layer fed the wrong input or started from the wrong
-state gives wrong values, not just a crash. Backward passes are graded with
-the learner's own forward (``needs``); fixtures and the grader run the
-reference and the mistakes with the reference forward.
+In the stacked cases every layer but the last case's has as many units as
+there are input features (D = H), so that a layer fed the wrong input or
+started from the wrong state gives wrong values, not just a crash; the last
+case gives every layer its own width (D != H_0 != H_1 ...), so that code which
+confuses the sizes fails too. Mistakes that crash on it are named from the
+cases before. Backward passes are graded with the learner's own forward
+(``needs``); fixtures and the grader run the reference and the mistakes with
+the reference forward. The nested return values are checked for their
+structure first, with a message that names the part that is wrong.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from autograder.suites.core import Case, Exercise, Mistake
+from autograder.suites.core import CallProblem, Case, Exercise, Mistake, call_on_cache, run_helper
 
 LESSON = "05_deep_bidirectional"
 LAYER = ("W_xh", "W_hh", "b_h")
@@ -59,23 +63,30 @@ def _bi_args(inputs):
 # --------------------------------------------------------------------------
 
 
-def _stacked_cases(rng: np.random.Generator, layers=(3, 3, 2)) -> list[Case]:
-    N, T, D = 2, 5, 4  # every layer has H = D units
+def _stack_inputs(rng, x, widths, h0_scale):
+    """x and, per layer l of width widths[l], h0_l and the weights (layer 0 reads x)."""
+    N, _, D = x.shape
+    out = {"x": x}
+    for i, (fan_in, H) in enumerate(zip((D, *widths), widths)):
+        out[f"h0_{i}"] = _normal(rng, N, H, scale=h0_scale)
+        out.update(_layer(rng, fan_in, H, i))
+    return out
 
-    def inputs(x, h0_scale, n_layers):
-        out = {"x": x}
-        for i in range(n_layers):
-            out[f"h0_{i}"] = _normal(rng, N, D, scale=h0_scale)
-            out.update(_layer(rng, D, D, i))
-        return out
+
+def _stacked_cases(rng: np.random.Generator) -> list[Case]:
+    N, T, D = 2, 5, 4  # every layer has H = D units, but in the last case
 
     return [
         Case(
             "3 layers, x = 0 (only the initial states drive)",
-            inputs(np.zeros((N, T, D)), 0.8, layers[0]),
+            _stack_inputs(rng, np.zeros((N, T, D)), (D, D, D), 0.8),
         ),
-        Case("3 layers, initial states 0", inputs(_normal(rng, N, T, D), 0.0, layers[1])),
-        Case("2 layers, everything random", inputs(_normal(rng, N, T, D), 0.5, layers[2])),
+        Case("3 layers, initial states 0", _stack_inputs(rng, _normal(rng, N, T, D), (D, D, D), 0.0)),
+        Case("2 layers, everything random", _stack_inputs(rng, _normal(rng, N, T, D), (D, D), 0.5)),
+        Case(
+            "3 layers of widths 5, 3, 4 on D = 2 inputs, everything random",
+            _stack_inputs(rng, _normal(rng, N, T, 2), (5, 3, 4), 0.5),
+        ),
     ]
 
 
@@ -132,41 +143,65 @@ STACKED_RNN_FORWARD = Exercise(
 # 5.2 stacked_rnn_backward
 # --------------------------------------------------------------------------
 
-_STACKED_GRADS = ("dx", "dh0_0", "dh0_1") + tuple(
-    f"d{name}_{i}" for i in range(2) for name in LAYER
+_STACKED_LAYERS = 3
+_STACKED_GRADS = ("dx",) + tuple(f"dh0_{i}" for i in range(_STACKED_LAYERS)) + tuple(
+    f"d{name}_{i}" for i in range(_STACKED_LAYERS) for name in LAYER
 )
 
 
 def _stacked_backward_cases(rng: np.random.Generator) -> list[Case]:
-    N, T, D = 2, 4, 3
+    N, T, D = 2, 4, 3  # three layers of H = D units, but in the last case
 
-    def inputs(dh):
-        out = {"x": _normal(rng, N, T, D)}
-        for i in range(2):
-            out[f"h0_{i}"] = _normal(rng, N, D, scale=0.5)
-            out.update(_layer(rng, D, D, i))
-        out["dh"] = dh
-        return out
+    def inputs(dh, x, widths):
+        return {**_stack_inputs(rng, x, widths, 0.5), "dh": dh}
 
     dh_last = np.zeros((N, T, D))
     dh_last[:, -1] = _normal(rng, N, D)
     return [
-        Case("2 layers, upstream gradient at the last step only", inputs(dh_last)),
-        Case("2 layers, everything random", inputs(_normal(rng, N, T, D))),
+        Case("3 layers, upstream gradient at the last step only", inputs(dh_last, _normal(rng, N, T, D), (D,) * 3)),
+        Case("3 layers, everything random", inputs(_normal(rng, N, T, D), _normal(rng, N, T, D), (D,) * 3)),
+        Case(
+            "3 layers of widths 4, 2, 3 on D = 5 inputs, everything random",
+            inputs(_normal(rng, N, T, 3), _normal(rng, N, T, 5), (4, 2, 3)),
+        ),
     ]
 
 
+def _kind(value) -> str:
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)}"
+    return f"a {type(value).__name__}"
+
+
+def _grad_list(name: str, what: str, value, count: int, per_item: str) -> list:
+    """``value`` as a list of ``count`` items, or a CallProblem that says how it is not one."""
+    if not isinstance(value, (list, tuple)) or len(value) != count:
+        raise CallProblem("returns", f"{name}: {what} should hold {count} {per_item}, got {_kind(value)}")
+    return list(value)
+
+
+def _layer_grads(name: str, what: str, value) -> tuple:
+    if not isinstance(value, (list, tuple)) or len(value) != 3:
+        raise CallProblem(
+            "returns",
+            f"{name}: {what} should be the tuple (dW_xh, dW_hh, db_h), got {_kind(value)}"
+            + (" (rnn_backward returns 5 values: keep only the last 3)" if _kind(value).endswith(" of 5") else ""),
+        )
+    return tuple(value)
+
+
 def _call_stacked_backward(fn, inputs, helpers):
-    forward = helpers["stacked_rnn_forward"]
-    _, cache = forward(*_stack_args(inputs))
-    result = fn(inputs["dh"], cache)
-    try:  # flatten (dx, [dh0_0, dh0_1], [(dW_xh_0, dW_hh_0, db_h_0), (...)])
-        dx, dh0s, dparams = result
-        if len(dh0s) != 2 or len(dparams) != 2 or any(len(p) != 3 for p in dparams):
-            return result
-        return (dx, *dh0s, *(g for layer in dparams for g in layer))
-    except (TypeError, ValueError):
-        return result  # the shape of the return value is reported by the check
+    name = "stacked_rnn_backward"
+    _, cache = run_helper(helpers, "stacked_rnn_forward", *_stack_args(inputs))
+    result = call_on_cache(fn, name, inputs["dh"], cache)
+    L = _n_layers(inputs)
+    if not isinstance(result, tuple) or len(result) != 3:
+        raise CallProblem("returns", f"{name} should return a tuple (dx, dh0s, dparams), got {_kind(result)}")
+    dx, dh0s, dparams = result
+    dh0s = _grad_list(name, "dh0s", dh0s, L, "arrays, one per layer")
+    dparams = _grad_list(name, "dparams", dparams, L, "tuples (dW_xh, dW_hh, db_h), one per layer")
+    grads = [_layer_grads(name, f"dparams[{i}]", p) for i, p in enumerate(dparams)]
+    return (dx, *dh0s, *(g for layer in grads for g in layer))
 
 
 STACKED_RNN_BACKWARD = Exercise(
@@ -179,10 +214,11 @@ STACKED_RNN_BACKWARD = Exercise(
     make_cases=_stacked_backward_cases,
     needs=("stacked_rnn_forward",),
     call=_call_stacked_backward,
+    returns_as="(dx, dh0s, dparams)",
     rtol=1e-6,
     atol=1e-9,
     description="backward through a stack: (dx, dh0s, dparams) from the cache of your stacked_rnn_forward "
-    "(graded flattened: dx, dh0_0, dh0_1, dW_xh_0, dW_hh_0, db_h_0, dW_xh_1, ...)",
+    "(graded flattened: dx, dh0_0, dh0_1, dh0_2, dW_xh_0, dW_hh_0, db_h_0, dW_xh_1, ...)",
     mistakes=(
         Mistake(
             "no_dx_to_lower",
@@ -205,9 +241,21 @@ STACKED_RNN_BACKWARD = Exercise(
             "walk the caches in reverse order (reversed(cache)): the top layer first",
         ),
         Mistake(
+            "dx_not_passed_on",
+            "every layer below the top receives the top layer's dx, not the dx of the layer just above it",
+            "inside the loop, the dx each rnn_backward returns becomes the upstream gradient of the next "
+            "layer down: update it on every pass, not only after the top layer",
+        ),
+        Mistake(
             "dh0s_reversed",
             "dh0s is returned top layer first",
             "return dh0s (and dparams) in layer order, bottom first, like h0s and params",
+        ),
+        Mistake(
+            "lists_reversed",
+            "dh0s and dparams are both returned top layer first",
+            "you fill the lists walking down from the top; reverse both (or insert at the front) "
+            "so that dh0s[l] and dparams[l] belong to layer l, like h0s and params",
         ),
     ),
 )
@@ -255,24 +303,30 @@ BIDIRECTIONAL_RNN_FORWARD = Exercise(
     mistakes=(
         Mistake(
             "not_re_reversed",
-            "the backward pass's states are not reversed back before concatenation",
-            "the reversed pass produces its states in reversed time; flip them back with [:, ::-1] "
+            "the reverse direction's states are not flipped back into time order before concatenation",
+            "the reverse direction produces its states in reversed time; flip them back with [:, ::-1] "
             "so that position t holds the state that has read x[:, t:]",
         ),
         Mistake(
             "concat_order",
-            "the states are concatenated in the wrong order (backward first)",
-            "h[..., :H] is the forward pass, h[..., H:] the backward pass",
+            "the states are concatenated in the wrong order (reverse direction first)",
+            "h[..., :H] is the forward direction, h[..., H:] the reverse direction",
         ),
         Mistake(
             "reverse_starts_from_forward_state",
-            "the reversed pass starts from the forward pass's final state instead of h0_b",
-            "the two directions are independent: the backward pass starts from h0_b",
+            "the reverse direction starts from the forward direction's final state instead of h0_b",
+            "the two directions are independent: the reverse direction starts from h0_b",
+        ),
+        Mistake(
+            "reverse_starts_from_h0_f",
+            "the reverse direction starts from h0_f instead of h0_b",
+            "each direction has its own initial state: the forward one starts from h0_f, the "
+            "reverse one from h0_b",
         ),
         Mistake(
             "same_params",
-            "the backward pass uses the forward pass's weights",
-            "each direction has its own weights: params_b for the reversed pass",
+            "the reverse direction uses the forward direction's weights",
+            "each direction has its own weights: params_b for the reverse direction",
         ),
         Mistake(
             "batch_axis_reversed",
@@ -317,16 +371,19 @@ def _bi_backward_cases(rng: np.random.Generator) -> list[Case]:
 
 
 def _call_bi_backward(fn, inputs, helpers):
-    forward = helpers["bidirectional_rnn_forward"]
-    _, cache = forward(*_bi_args(inputs))
-    result = fn(inputs["dh"], cache)
-    try:  # flatten (dx, dh0_f, dh0_b, (dW_xh_f, dW_hh_f, db_h_f), (... _b))
-        dx, dh0_f, dh0_b, dparams_f, dparams_b = result
-        if len(dparams_f) != 3 or len(dparams_b) != 3:
-            return result
-        return (dx, dh0_f, dh0_b, *dparams_f, *dparams_b)
-    except (TypeError, ValueError):
-        return result
+    name = "bidirectional_rnn_backward"
+    _, cache = run_helper(helpers, "bidirectional_rnn_forward", *_bi_args(inputs))
+    result = call_on_cache(fn, name, inputs["dh"], cache)
+    if not isinstance(result, tuple) or len(result) != 5:
+        raise CallProblem(
+            "returns",
+            f"{name} should return a tuple (dx, dh0_f, dh0_b, dparams_f, dparams_b), got {_kind(result)}"
+            + (" (dparams_f and dparams_b are each one tuple (dW_xh, dW_hh, db_h))" if _kind(result).endswith(" of 9") else ""),
+        )
+    dx, dh0_f, dh0_b, dparams_f, dparams_b = result
+    grads_f = _layer_grads(name, "dparams_f", dparams_f)
+    grads_b = _layer_grads(name, "dparams_b", dparams_b)
+    return (dx, dh0_f, dh0_b, *grads_f, *grads_b)
 
 
 BIDIRECTIONAL_RNN_BACKWARD = Exercise(
@@ -339,6 +396,7 @@ BIDIRECTIONAL_RNN_BACKWARD = Exercise(
     make_cases=_bi_backward_cases,
     needs=("bidirectional_rnn_forward",),
     call=_call_bi_backward,
+    returns_as="(dx, dh0_f, dh0_b, dparams_f, dparams_b)",
     rtol=1e-6,
     atol=1e-9,
     description="backward through a bidirectional layer: (dx, dh0_f, dh0_b, dparams_f, dparams_b) from "
@@ -346,23 +404,29 @@ BIDIRECTIONAL_RNN_BACKWARD = Exercise(
     mistakes=(
         Mistake(
             "dh_b_not_reversed",
-            "the backward half of dh is not reversed before it enters the reversed pass",
-            "the reversed pass ran over x[:, ::-1]; its upstream gradient is dh[:, ::-1, H:]",
+            "the reverse direction's half of dh is not flipped in time before it enters its rnn_backward",
+            "the reverse direction ran over x[:, ::-1]; its upstream gradient is dh[:, ::-1, H:]",
         ),
         Mistake(
             "dx_b_not_reversed",
-            "the reversed pass's dx is added without flipping it back in time",
+            "the reverse direction's dx is added without flipping it back in time",
             "its dx is in reversed time: add dx_b[:, ::-1]",
+        ),
+        Mistake(
+            "no_time_flips",
+            "neither dh[..., H:] nor the reverse direction's dx is flipped in time",
+            "the reverse direction ran on reversed time: feed it dh[:, ::-1, H:] and flip its dx back "
+            "with [:, ::-1] before adding it",
         ),
         Mistake(
             "halves_swapped",
             "the two halves of dh are swapped between the directions",
-            "dh[..., :H] belongs to the forward pass, dh[..., H:] to the backward pass",
+            "dh[..., :H] belongs to the forward direction, dh[..., H:] to the reverse direction",
         ),
         Mistake(
             "dx_forward_only",
-            "dx holds only the forward pass's gradient: the reversed pass's is dropped",
-            "x feeds both passes, so dx is the sum of both directions' dx",
+            "dx holds only the forward direction's gradient: the reverse direction's is dropped",
+            "x feeds both directions, so dx is the sum of both directions' dx",
         ),
     ),
 )

@@ -89,7 +89,7 @@ def test_mistake_differs_from_reference_on_some_case(name, key):
     """No catalogued mistake is invisible: it changes the output of at least one public case."""
     exercise = EXERCISES[name]
     _, expected, mistakes = load_fixture(exercise)
-    assert any(not outputs_match(exercise, e, m[key]) for e, m in zip(expected, mistakes))
+    assert any(key in m and not outputs_match(exercise, e, m[key]) for e, m in zip(expected, mistakes))
 
 
 def test_wrong_shape_is_named():
@@ -206,3 +206,121 @@ def test_needed_function_still_a_stub_is_not_attempted_and_named(name):
     result = evaluate(exercise, REFERENCE[name], cases, expected, mistakes, helpers)
     assert result["status"] == "not_attempted"
     assert exercise.needs[0] in result["message"]
+
+
+NEEDS = [n for n in ALL if EXERCISES[n].needs]
+
+
+@pytest.mark.parametrize("name", NEEDS)
+def test_crash_in_the_needed_forward_is_blamed_on_it(name):
+    """When the forward pass the check runs first crashes, the message names the forward, not the backward."""
+    exercise = EXERCISES[name]
+    cases, expected, mistakes = load_fixture(exercise)
+
+    def broken_forward(*args):
+        return np.ones((2, 3)) @ np.ones((4, 5))
+
+    helpers = {exercise.needs[0]: broken_forward}
+    result = evaluate(exercise, REFERENCE[name], cases, expected, mistakes, helpers)
+    assert result["status"] == "error"
+    assert f"your {exercise.needs[0]}, which the check runs first" in result["message"]
+    assert f"check.{exercise.needs[0]}" in result["message"] and "broken_forward" in result["message"]
+    assert f"{name} raised" not in result["message"]
+
+
+def _zero_arrays(obj):
+    if isinstance(obj, np.ndarray) and obj.dtype.kind == "f":
+        obj[...] = 0
+    elif isinstance(obj, (list, tuple)):
+        for item in obj:
+            _zero_arrays(item)
+    elif isinstance(obj, dict):
+        for item in obj.values():
+            _zero_arrays(item)
+
+
+@pytest.mark.parametrize("name", NEEDS)
+@pytest.mark.parametrize("how", ["writes", "pops"])
+def test_backward_that_changes_its_cache_fails(name, how):
+    """A backward pass that writes into its cache, or pops from it, fails even when its gradients are right."""
+    ref = REFERENCE[name]
+
+    def changes_cache(*args):
+        grads = ref(*args)
+        cache = args[-1]
+        if how == "writes":
+            _zero_arrays(cache)
+        elif isinstance(cache, list):
+            cache.pop()
+        elif isinstance(cache, dict):
+            cache.pop(next(iter(cache)))
+        else:  # a tuple cannot lose an item: change an array in it instead
+            _zero_arrays(cache)
+        return grads
+
+    result = _evaluate(name, changes_cache)
+    assert result["status"] == "fail"
+    assert "changed its cache in place (cache" in result["message"]
+
+
+def test_stacked_backward_return_structure_is_named():
+    """Flat or wrongly nested (dx, dh0s, dparams) gets a message naming the part that is wrong."""
+    ref = REFERENCE["stacked_rnn_backward"]
+
+    def flat(dh, cache):
+        dx, dh0s, dparams = ref(dh, cache)
+        return (dx, *dh0s, *(g for p in dparams for g in p))
+
+    def five_each(dh, cache):
+        dx, dh0s, dparams = ref(dh, cache)
+        return dx, dh0s, [(dx, dh0, *p) for dh0, p in zip(dh0s, dparams)]
+
+    def two_layers_only(dh, cache):
+        dx, dh0s, dparams = ref(dh, cache[-2:])
+        return dx, dh0s, dparams
+
+    message = _evaluate("stacked_rnn_backward", flat)["message"]
+    assert "should return a tuple (dx, dh0s, dparams), got a tuple of 13" in message
+    message = _evaluate("stacked_rnn_backward", five_each)["message"]
+    assert "dparams[0] should be the tuple (dW_xh, dW_hh, db_h), got a tuple of 5" in message
+    assert "keep only the last 3" in message
+    message = _evaluate("stacked_rnn_backward", two_layers_only)["message"]
+    assert "dh0s should hold 3 arrays, one per layer, got a list of 2" in message
+
+
+def test_bidirectional_backward_flat_return_is_named():
+    ref = REFERENCE["bidirectional_rnn_backward"]
+
+    def flat(dh, cache):
+        dx, dh0_f, dh0_b, gf, gb = ref(dh, cache)
+        return (dx, dh0_f, dh0_b, *gf, *gb)
+
+    message = _evaluate("bidirectional_rnn_backward", flat)["message"]
+    assert "got a tuple of 9 (dparams_f and dparams_b are each one tuple" in message
+
+
+def test_right_structure_is_reported_as_the_notebook_writes_it(capsys):
+    """The passing line says (dx, dh0s, dparams), as the notebook does, not the flattened names."""
+    run_check("stacked_rnn_backward", REFERENCE["stacked_rnn_backward"], REFERENCE["stacked_rnn_forward"])
+    assert "✓ returns (dx, dh0s, dparams)" in capsys.readouterr().out
+
+
+def test_stacked_layers_of_their_own_widths_are_checked():
+    """Code that confuses D with H (an output buffer shaped like x) passes the D = H cases but not the last."""
+    ref = REFERENCE["stacked_rnn_forward"]
+
+    def buffer_like_x(x, h0s, params):
+        h, cache = ref(x, h0s, params)
+        out = np.zeros_like(x)
+        out[...] = h
+        return out, cache
+
+    result = _evaluate("stacked_rnn_forward", buffer_like_x)
+    assert result["status"] == "error" and "widths 5, 3, 4 on D = 2" in result["message"]
+
+
+def test_crash_after_a_failing_case_reports_the_failure_and_its_mistake():
+    """Every layer reading x fails the D = H cases and crashes on the last: the mistake is still named."""
+    result = _evaluate("stacked_rnn_forward", MISTAKES["stacked_rnn_forward"]["layer_reads_x"])
+    assert result["status"] == "fail" and [m.key for m in result["mistakes"]] == ["layer_reads_x"]
+    assert "After that case it also raised ValueError on case '3 layers of widths" in result["message"]

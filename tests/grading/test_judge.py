@@ -1,0 +1,86 @@
+"""The grader's verdicts on what the child sends back, in-process (no sandbox needed).
+
+The child's own ``run_exercise`` runs the learner's functions, exactly as in the
+sandbox; ``judge`` turns its reply into points and a message.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autograder.grading import child
+from autograder.grading.compare import hidden_cases, judge
+from autograder.reference import MISTAKES, REFERENCE
+from autograder.suites import EXERCISES
+
+
+def _grade(name, namespace, seed=7):
+    hidden = hidden_cases(EXERCISES[name], seed)
+    reply = child.run_exercise(namespace, hidden.request())
+    return judge(hidden, reply, memory_mb=512)
+
+
+def test_reference_scores_full_points():
+    result = _grade("stacked_rnn_backward", dict(REFERENCE))
+    assert result.status == "pass" and result.points == result.max_points
+
+
+def test_crash_after_a_failing_case_is_judged_on_the_cases_before():
+    """A mistake that fails the first cases and crashes on the last is named, as in the notebook."""
+    ns = {"stacked_rnn_forward": MISTAKES["stacked_rnn_forward"]["layer_reads_x"]}
+    result = _grade("stacked_rnn_forward", ns)
+    assert result.status == "fail" and result.points == 0
+    assert result.mistake == "layer_reads_x"
+    assert "After that case it also raised ValueError" in result.message
+
+
+def test_crash_on_the_first_case_is_an_error():
+    def crashing(x, h0s, params):
+        raise ValueError("boom")
+
+    result = _grade("stacked_rnn_forward", {"stacked_rnn_forward": crashing})
+    assert result.status == "error" and "raised ValueError" in result.message
+
+
+def test_crash_in_the_forward_pass_is_blamed_on_the_forward():
+    def broken_forward(*args):
+        return np.ones((2, 3)) @ np.ones((4, 5))
+
+    ns = {"gru_backward": REFERENCE["gru_backward"], "gru_forward": broken_forward}
+    result = _grade("gru_backward", ns)
+    assert result.status == "error" and result.points == 0
+    assert "your gru_forward, which the check runs first" in result.message
+
+
+def test_wrong_nesting_is_judged_like_in_the_notebook():
+    ref = REFERENCE["bidirectional_rnn_backward"]
+
+    def flat(dh, cache):
+        dx, dh0_f, dh0_b, gf, gb = ref(dh, cache)
+        return (dx, dh0_f, dh0_b, *gf, *gb)
+
+    ns = {"bidirectional_rnn_backward": flat, "bidirectional_rnn_forward": REFERENCE["bidirectional_rnn_forward"]}
+    result = _grade("bidirectional_rnn_backward", ns)
+    assert result.status == "fail" and result.points == 0
+    assert "got a tuple of 9" in result.message
+
+
+def test_backward_that_changes_its_cache_scores_nothing():
+    ref = REFERENCE["gru_backward"]
+
+    def pops(dh, cache):
+        grads = ref(dh, cache)
+        cache.pop()
+        return grads
+
+    ns = {"gru_backward": pops, "gru_forward": REFERENCE["gru_forward"]}
+    result = _grade("gru_backward", ns)
+    assert result.points == 0 and "changed its cache in place" in result.message
+
+
+def test_forged_problem_reply_cannot_earn_points():
+    """A child that sends a made-up "problem" for every case gets a failing verdict, not a crash."""
+    hidden = hidden_cases(EXERCISES["gru_backward"], 7)
+    reply = {"status": "ok", "cases": [{"problem": {"prop": "<script>", "message": "x" * 10**5}}] * len(hidden.cases)}
+    result = judge(hidden, reply, memory_mb=512)
+    assert result.status == "fail" and result.points == 0 and len(result.message) < 3000
