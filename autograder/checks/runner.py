@@ -269,7 +269,46 @@ def run_check(name: str, fn: Callable, *needed: Callable, quiet: bool = False) -
     cases, expected, mistakes = load_fixture(exercise)
     helpers = dict(zip(exercise.needs, needed))
     result = evaluate(exercise, fn, cases, expected, mistakes, helpers)
+    lines = report_lines(exercise, result, len(cases))
+    if result["status"] in ("fail", "error"):
+        for note in failing_dependencies(exercise, fn, helpers):
+            lines.append(f"  → {note}")
+            result["message"] += f"\n{note}"
     if not quiet:
-        print("\n".join(report_lines(exercise, result, len(cases))))
+        print("\n".join(lines))
     if result["status"] != "pass":
         raise CheckFailed(result["message"])
+
+
+def dependency_note(exercise: Exercise, dependency: Exercise) -> str:
+    """The sentence that points from a failing exercise to a failing one it depends on."""
+    how = "runs it first to build the cache" if dependency.name in exercise.needs else "calls it"
+    return (
+        f"Your {dependency.name} ({dependency.number}) does not pass its own check, and "
+        f"{exercise.name} {how}: fix {dependency.name} first, this failure may come from there."
+    )
+
+
+def failing_dependencies(exercise: Exercise, fn: Callable, helpers: dict) -> list[str]:
+    """Notes for the learner's functions this one relies on that fail their own public cases.
+
+    A function in ``needs`` is the one the learner passed in; one in ``uses`` is
+    looked up where the learner's function looks it up (its module's globals).
+    """
+    notes = []
+    scope = getattr(fn, "__globals__", {})
+    for dep in exercise.needs + exercise.uses:
+        dependency = EXERCISES.get(dep)
+        dep_fn = helpers.get(dep) or scope.get(dep)
+        if dependency is None or not callable(dep_fn):
+            continue
+        dep_helpers = {k: scope.get(k) for k in dependency.needs}
+        if not all(map(callable, dep_helpers.values())):
+            continue
+        try:
+            outcome = evaluate(dependency, dep_fn, *load_fixture(dependency), helpers=dep_helpers)
+        except Exception:  # noqa: BLE001 — a note is a courtesy: never let it hide the verdict
+            continue
+        if outcome["status"] != "pass":
+            notes.append(dependency_note(exercise, dependency))
+    return notes

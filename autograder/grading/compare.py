@@ -21,8 +21,15 @@ from typing import Any
 
 import numpy as np
 
-from autograder.checks.runner import PROPERTY_ORDER, evaluate, helper_failed, report_lines
+from autograder.checks.runner import (
+    PROPERTY_ORDER,
+    dependency_note,
+    evaluate,
+    helper_failed,
+    report_lines,
+)
 from autograder.reference import MISTAKES, REFERENCE
+from autograder.suites import EXERCISES
 from autograder.suites.core import CallProblem, Case, Exercise, copy_inputs, decode, encode, unpack
 
 
@@ -192,6 +199,20 @@ def judge(hidden: Hidden, reply: dict, memory_mb: int) -> ExerciseResult:
     mistake = outcome["mistakes"][0].key if outcome["mistakes"] else None
     message = redact(outcome["message"])
     return _result(hidden, status, message, lines, mistake)
+
+
+def note_failing_dependencies(results: list[ExerciseResult]) -> None:
+    """Point each failing exercise at the failing exercises it relies on (calls, or runs first)."""
+    by_name = {r.name: r for r in results}
+    for result in results:
+        if result.status == "pass":
+            continue
+        exercise = EXERCISES[result.name]
+        for dep in exercise.needs + exercise.uses:
+            if dep in by_name and by_name[dep].status != "pass":
+                note = dependency_note(exercise, EXERCISES[dep]).replace("its own check", "its own hidden cases")
+                result.message += f"\n{note}"
+                result.lines.append(f"  → {note}")
 
 
 _AT_INDEX = re.compile(r"\(at index (\([^)]*\)): expected [^,]+, got [^)]+\)")

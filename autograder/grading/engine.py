@@ -221,6 +221,7 @@ def run_plan(plan: Plan, assignment: Assignment, runner: Runner, slot: int) -> t
         if step.kind == "check" and step.exercise not in {r.name for r in ordered}:
             hidden = assignment.hidden[step.exercise]
             ordered.append(results.get(step.exercise) or compare._result(hidden, "crash", "it could not be graded: too many crashes before it"))
+    compare.note_failing_dependencies(ordered)
     return ordered, notes, output
 
 

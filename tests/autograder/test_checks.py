@@ -324,3 +324,36 @@ def test_crash_after_a_failing_case_reports_the_failure_and_its_mistake():
     result = _evaluate("stacked_rnn_forward", MISTAKES["stacked_rnn_forward"]["layer_reads_x"])
     assert result["status"] == "fail" and [m.key for m in result["mistakes"]] == ["layer_reads_x"]
     assert "After that case it also raised ValueError on case '3 layers of widths" in result["message"]
+
+
+def _gru_forward_calling(step):
+    """The reference gru_forward's code, calling ``step`` as its gru_step_forward (as in a notebook)."""
+    import inspect
+
+    from autograder.reference import lesson04
+
+    scope = {"np": np, "gru_step_forward": step}
+    exec(inspect.getsource(lesson04.gru_forward), scope)
+    return scope["gru_forward"]
+
+
+def test_failing_function_it_calls_is_named():
+    """A correct gru_forward over a wrong gru_step_forward fails, and the check points at the step."""
+    forward = _gru_forward_calling(MISTAKES["gru_step_forward"]["z_wrong_side"])
+    with pytest.raises(AssertionError) as info:
+        run_check("gru_forward", forward, quiet=True)
+    assert "Your gru_step_forward (4.1) does not pass its own check, and gru_forward calls it" in str(info.value)
+
+
+def test_failing_forward_it_runs_first_is_named(capsys):
+    forward = _gru_forward_calling(MISTAKES["gru_step_forward"]["z_wrong_side"])
+    with pytest.raises(AssertionError) as info:
+        run_check("gru_backward", REFERENCE["gru_backward"], forward)
+    assert "Your gru_forward (4.3) does not pass its own check, and gru_backward runs it first" in str(info.value)
+    assert "→ Your gru_forward (4.3)" in capsys.readouterr().out
+
+
+def test_no_dependency_note_when_the_dependencies_pass():
+    with pytest.raises(AssertionError) as info:
+        run_check("gru_forward", MISTAKES["gru_forward"]["h0_ignored"], quiet=True)
+    assert "does not pass its own check" not in str(info.value)

@@ -84,3 +84,21 @@ def test_forged_problem_reply_cannot_earn_points():
     reply = {"status": "ok", "cases": [{"problem": {"prop": "<script>", "message": "x" * 10**5}}] * len(hidden.cases)}
     result = judge(hidden, reply, memory_mb=512)
     assert result.status == "fail" and result.points == 0 and len(result.message) < 3000
+
+
+def test_failing_dependencies_are_named_in_the_grade_report():
+    from autograder.grading.compare import ExerciseResult, note_failing_dependencies
+
+    def result(name, status):
+        ex = EXERCISES[name]
+        return ExerciseResult(name, ex.number, ex.points, ex.points if status == "pass" else 0, status, "msg", ["line"])
+
+    results = [result("gru_step_forward", "fail"), result("gru_forward", "fail"), result("gru_backward", "fail"),
+               result("gru_step_backward", "pass")]
+    note_failing_dependencies(results)
+    step, forward, backward, step_backward = results
+    assert "does not pass" not in step.message and "does not pass" not in step_backward.message
+    assert "Your gru_step_forward (4.1) does not pass its own hidden cases, and gru_forward calls it" in forward.message
+    assert "Your gru_forward (4.3) does not pass its own hidden cases" in backward.message
+    assert "gru_step_backward" not in backward.message  # it passes: no note
+    assert backward.lines[-1].startswith("  → Your gru_forward")
