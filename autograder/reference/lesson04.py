@@ -170,16 +170,19 @@ def _step_backward_mistake(kind):
         dn = dh_next * z
         dh_prev = 0.0 if kind == "no_direct_path" else dh_next * (1.0 - z)
         da_n = dn * (1.0 - n**2)
-        drh = da_n @ W_h[:, 2 * H :].T
+        W_hn = W_h[:, 2 * H :]
+        drh = da_n @ (W_hn if kind == "W_hn_not_transposed" else W_hn.T)
         dr = drh * h_prev
-        dh_prev = dh_prev + (drh if kind == "no_reset_in_dh_prev" else drh * r)
+        if kind != "no_candidate_path":
+            dh_prev = dh_prev + (drh if kind == "no_reset_in_dh_prev" else drh * r)
         if kind == "tanh_derivative_for_gates":
             da_r, da_z = dr * (1.0 - r**2), dz * (1.0 - z**2)
         else:
             da_r, da_z = dr * r * (1.0 - r), dz * z * (1.0 - z)
         da_rz = np.concatenate([da_r, da_z], axis=1)
         da = np.concatenate([da_rz, da_n], axis=1)
-        dh_prev = dh_prev + da_rz @ W_h[:, : 2 * H].T
+        if kind != "no_gate_path":
+            dh_prev = dh_prev + da_rz @ W_h[:, : 2 * H].T
         dx = da @ W_x.T
         dW_x = x.T @ da
         rh = h_prev if kind == "dW_hn_uses_h_prev" else r * h_prev
@@ -270,6 +273,9 @@ MISTAKES = {
         for kind in (
             "no_direct_path",
             "no_reset_in_dh_prev",
+            "no_candidate_path",
+            "no_gate_path",
+            "W_hn_not_transposed",
             "dz_sign",
             "tanh_derivative_for_gates",
             "dW_hn_uses_h_prev",

@@ -185,6 +185,23 @@ GRU_STEP_BACKWARD = Exercise(
             "the candidate reads r * h_prev, so its contribution to dh_prev is (da_n @ W_hn.T) * r",
         ),
         Mistake(
+            "no_candidate_path",
+            "dh_prev misses the path through the candidate: the (da_n @ W_hn.T) * r term is left out",
+            "h_prev reaches h_next three ways: directly, through the candidate n (via r * h_prev) and "
+            "through the gates r and z; dh_prev is the sum of all three",
+        ),
+        Mistake(
+            "no_gate_path",
+            "dh_prev misses the path through the gates: the [da_r, da_z] @ W_h[:, :2H].T term is left out",
+            "the gates read h_prev too: add [da_r, da_z] @ W_h[:, :2H].T to dh_prev",
+        ),
+        Mistake(
+            "W_hn_not_transposed",
+            "the candidate's gradient is sent back through W_hn instead of W_hn.T",
+            "the forward pass multiplies (r * h_prev) @ W_hn, so the backward pass multiplies da_n @ W_hn.T "
+            "(W_hn is square, so no shape error warns you)",
+        ),
+        Mistake(
             "dz_sign",
             "the sign of dz is flipped: dz = dh_next * (h_prev - n)",
             "h_next = h_prev + z * (n - h_prev), so dz = dh_next * (n - h_prev)",
