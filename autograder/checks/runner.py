@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from autograder.suites import EXERCISES
 from autograder.suites.core import (
     CallProblem,
@@ -70,6 +72,7 @@ class CheckFailed(AssertionError):
 
 
 _AUTOGRADER = str(Path(__file__).resolve().parents[1])  # frames of the checker itself
+_NUMPY = str(Path(np.__file__).resolve().parent)  # NumPy's own frames (np.tahn -> numpy/__init__.py)
 
 
 def _short_traceback(exc: BaseException, keep: int = 3) -> str:
@@ -79,7 +82,9 @@ def _short_traceback(exc: BaseException, keep: int = 3) -> str:
     check passes) has no frame of the learner's; the error line alone says it.
     """
     frames = [
-        f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(_AUTOGRADER)
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if not f.filename.startswith((_AUTOGRADER, _NUMPY))
     ]
     lines = traceback.format_list(frames[-keep:]) + traceback.format_exception_only(type(exc), exc)
     return "".join(lines).rstrip()
@@ -266,6 +271,9 @@ def run_check(name: str, fn: Callable, *needed: Callable, quiet: bool = False) -
         raise CheckFailed(
             f"the functions are in the wrong order: you passed {', '.join(given)}; call {usage}"
         )
+    for got, want in zip(given, wanted):
+        if got != want and got in EXERCISES:  # another exercise's function, e.g. the step for the sequence
+            raise CheckFailed(f"you passed {got} where the check needs {want}: call {usage}")
     cases, expected, mistakes = load_fixture(exercise)
     helpers = dict(zip(exercise.needs, needed))
     result = evaluate(exercise, fn, cases, expected, mistakes, helpers)

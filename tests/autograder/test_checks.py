@@ -357,3 +357,24 @@ def test_no_dependency_note_when_the_dependencies_pass():
     with pytest.raises(AssertionError) as info:
         run_check("gru_forward", MISTAKES["gru_forward"]["h0_ignored"], quiet=True)
     assert "does not pass its own check" not in str(info.value)
+
+
+def test_another_exercises_function_passed_as_helper_is_named():
+    """check.gru_backward(gru_backward, gru_step_forward) names the swap instead of crashing in it."""
+
+    def gru_step_forward(*args):
+        return REFERENCE["gru_step_forward"](*args)
+
+    with pytest.raises(AssertionError, match="you passed gru_step_forward where the check needs gru_forward"):
+        run_check("gru_backward", REFERENCE["gru_backward"], gru_step_forward, quiet=True)
+
+
+def test_numpy_frames_are_left_out_of_a_traceback():
+    """A typo such as np.tahn shows the learner's line and the error, not NumPy's __getattr__."""
+
+    def typo(scores):
+        return np.tahn(scores)
+
+    result = _evaluate("softmax", typo)
+    assert result["status"] == "error" and "np.tahn(scores)" in result["message"]
+    assert "numpy" + "/__init__" not in result["message"] and "AttributeError" in result["message"]
