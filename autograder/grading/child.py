@@ -7,7 +7,9 @@ but its own copies of ``autograder.suites`` (public) and ``rnncourse``.
 1. **Sandbox** (still root, if the parent is): new mount and network
    namespaces; the Python paths it needs are bind-mounted into its working
    directory, then the course, the submissions, the outputs and the gradebook
-   are covered by empty directories, and ``/tmp`` by a small tmpfs.
+   are covered by empty directories, ``/tmp`` by a small tmpfs and every other
+   directory anyone may write to (``/dev/shm``, ``/run/lock``, ...) by a tiny one;
+   a private IPC namespace keeps shared-memory segments from outliving the child.
 2. **Limits**: CPU, address space, file size, open files, processes.
 3. **Drop privileges** to the unprivileged uid the parent chose.
 4. **Serve** the parent over two pipes, one JSON message per line:
@@ -26,7 +28,10 @@ import resource
 import sys
 import traceback
 
-CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
+CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWIPC = 0x00020000, 0x40000000, 0x08000000
+# Directories any user may write to, besides /tmp: each gets a tiny tmpfs of its own, so
+# that nothing a child writes outlives it or reaches another child.
+SHARED_WRITABLE = ("/dev/shm", "/var/tmp", "/run/lock", "/var/lock", "/var/crash", "/dev/mqueue", "/run/shm")
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 4096, 16384, 1 << 18
 PR_SET_NO_NEW_PRIVS = 38
 BIG = 2_000_000  # arrays with more entries are described, not sent
@@ -56,7 +61,8 @@ def isolate(cfg: dict) -> dict:
     paths = {"work": work, "sys_path": list(cfg["sys_path"]), "scratch": os.path.join(work, "scratch")}
     if not cfg["isolate"]:
         return paths
-    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET), "unshare")
+    # A private IPC namespace: System V shared memory dies with the child, outside its memory limit.
+    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC), "unshare")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     # Re-expose the interpreter's and site-packages' directories inside the work dir:
     # they may live under a hidden path (the course's .venv) or an unreadable one (/root).
@@ -79,9 +85,13 @@ def isolate(cfg: dict) -> dict:
     os.mkdir("/tmp/work")
     _mount(".", "/tmp/work", None, MS_BIND | MS_REC)  # "." is still the old work dir
     _mount("tmpfs", "/tmp/work/scratch", "tmpfs", MS_NOSUID | MS_NODEV, size)
-    for path in ("/dev/shm", "/var/tmp"):
-        if os.path.isdir(path):
-            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=1777")
+    covered = set()
+    for path in SHARED_WRITABLE:
+        real = os.path.realpath(path)
+        if real in covered or not os.path.isdir(real) or not os.stat(real).st_mode & 0o002:
+            continue
+        covered.add(real)
+        _mount("tmpfs", real, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=1777")
     os.chdir("/tmp/work")
     return {"work": "/tmp/work", "sys_path": bound, "scratch": "/tmp/work/scratch"}
 

@@ -152,7 +152,12 @@ def grade_submission(folder: Path, student: str, assignment: Assignment, runner:
             except Unreadable as exc:
                 result.error = str(exc)
             else:
-                plan = notebook.select_cells(source.nb, source.stubs, submitted, source.exercises)
+                try:
+                    plan = notebook.select_cells(source.nb, source.stubs, submitted, source.exercises)
+                except Exception as exc:  # a damaged notebook the reader let through: it costs this notebook only
+                    result.error = f"{path.name} could not be graded: its structure is damaged ({type(exc).__name__})"
+                    plan = None
+            if not result.error:
                 result.notes += plan.notes
                 result.assembled = plan.assembled
                 result.exercises, faults, result.output = run_plan(plan, assignment, runner, slot)

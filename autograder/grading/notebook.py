@@ -13,7 +13,9 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import os
 import re
+import stat
 from pathlib import Path
 
 import nbformat
@@ -66,14 +68,27 @@ def cell_source(cell: dict) -> str:
 
 def read_submission(path: Path, max_bytes: int = MAX_BYTES) -> dict:
     """The submitted notebook as plain JSON, or :class:`Unreadable` with a message."""
-    size = path.stat().st_size
+    try:
+        info = path.lstat()
+    except OSError as exc:
+        raise Unreadable(f"{path.name} cannot be read ({exc.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a link" if stat.S_ISLNK(info.st_mode) else "not a regular file"
+        raise Unreadable(
+            f"{path.name} is {kind}, not a notebook file; submit the .ipynb file itself"
+        )
+    size = info.st_size
     if size > max_bytes:
         raise Unreadable(
             f"{path.name} is {size / 1e6:.1f} MB, more than the {max_bytes / 1e6:.0f} MB a submission "
             "may have (clear the outputs: Kernel > Restart & Clear Output, then save)"
         )
     try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
+        data = json.loads(_read_regular(path, max_bytes).decode("utf-8"))
+    except RecursionError:
+        raise Unreadable(f"{path.name} is not a notebook: its JSON is nested far too deeply") from None
+    except OSError as exc:
+        raise Unreadable(f"{path.name} cannot be read ({exc.strerror})") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise Unreadable(
             f"{path.name} is not a valid notebook file (not valid JSON: {exc}). "
@@ -82,8 +97,50 @@ def read_submission(path: Path, max_bytes: int = MAX_BYTES) -> dict:
         ) from None
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         raise Unreadable(f"{path.name} is JSON but not a notebook (it has no list of cells)")
-    cells = [c for c in data["cells"] if isinstance(c, dict) and isinstance(c.get("cell_type"), str)]
+    cells = [_clean_cell(c) for c in data["cells"] if isinstance(c, dict) and isinstance(c.get("cell_type"), str)]
     return {"cells": cells}
+
+
+def _read_regular(path: Path, max_bytes: int) -> bytes:
+    """The bytes of a regular file, never following a link or blocking on a FIFO."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(0, "not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(max_bytes + 1)
+    finally:
+        os.close(fd)
+
+
+def _well_typed(key: str, value) -> bool:
+    if key == "grade_id":
+        return isinstance(value, str)
+    if key == "points":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if key in ("solution", "grade", "locked"):
+        return isinstance(value, bool)
+    return True
+
+
+def _clean_cell(cell: dict) -> dict:
+    """The cell with only well-typed fields: text sources, and nbgrader metadata of the right types.
+
+    A submission is never trusted: a source that is a list of numbers, a grade_id that
+    is a list or points that are a string would otherwise crash the grader. Fields of
+    the wrong type are dropped, so the cell is treated as one the student changed.
+    """
+    source = cell.get("source", "")
+    if isinstance(source, list):
+        source = "".join(s for s in source if isinstance(s, str))
+    elif not isinstance(source, str):
+        source = ""
+    meta = cell.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    md = meta.get("nbgrader")
+    if isinstance(md, dict):
+        meta = {**meta, "nbgrader": {k: v for k, v in md.items() if _well_typed(k, v)}}
+    return {**cell, "source": source, "metadata": meta}
 
 
 def read_source(path: Path) -> NotebookNode:

@@ -85,16 +85,30 @@ def record_gradebook(db_url: str, assignment: Assignment, student: str, results:
                 warnings.simplefilter("ignore")
                 submission = gb.add_submission(assignment.name, student)
         try:
-            if timestamp:
-                from nbgrader.utils import parse_utc
-
-                submission.timestamp = parse_utc(timestamp)
+            stamp = _parse_timestamp(timestamp)
+            if stamp is not None:
+                submission.timestamp = stamp
             for source, result in zip(assignment.notebooks, results):
                 _record_notebook(gb, assignment.name, student, source, result)
             gb.db.commit()
         except Exception:
             gb.db.rollback()
             raise
+
+
+def _parse_timestamp(text: str | None):
+    """nbgrader's reading of timestamp.txt, or None when it is missing or not a date.
+
+    A damaged timestamp must not keep a submission's grade from being recorded.
+    """
+    if not text:
+        return None
+    from nbgrader.utils import parse_utc
+
+    try:
+        return parse_utc(text)
+    except Exception:  # dateutil's ParserError, OverflowError, ...: a bad stamp is no stamp
+        return None
 
 
 def _record_notebook(gb, assignment: str, student: str, source, result: NotebookResult) -> None:

@@ -336,7 +336,7 @@ class Child:
         self._drain_output()
         try:
             reply = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             return Fault("protocol", "the answer was not valid JSON (did the code write to the grader's pipe?)")
         if not isinstance(reply, dict) or "status" not in reply:
             return Fault("protocol", "the answer was garbled")

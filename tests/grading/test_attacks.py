@@ -205,3 +205,42 @@ def test_network_is_unreachable(lesson, runner):
     result = grade_notebook(lesson, runner, nb)
     assert "no network" in result.output and "NETWORK REACHABLE" not in result.output
     assert ISOLATED and os.geteuid() == 0
+
+
+def test_garbage_on_the_grader_pipe_costs_that_cell(lesson, runner):
+    """JSON nested 100,000 deep written to the grader's pipe is a protocol fault, not a grader crash."""
+    flood = (
+        "import json, os, sys\n"
+        "cfg = next(p for p in ('/tmp/work/config.json', '../config.json', 'config.json') if os.path.exists(p))\n"
+        "os.write(json.load(open(cfg))['fd_out'], b'[' * 100000 + b']' * 100000 + b'\\n')"
+    )
+    nb = notebook_with(lesson, edits={"count_rnn_parameters": append(flood)})
+    result = grade_notebook(lesson, runner, nb)
+    assert points(result) == expect(lesson, ["count_rnn_parameters"])
+
+
+@needs_isolation
+def test_files_in_shared_writable_directories_do_not_outlive_the_child(lesson, runner, tmp_path):
+    """/run/lock, /dev/shm and friends are private to the child: nothing written there stays."""
+    marker = f"rnngrade-test-{os.getpid()}"
+    dirs = [d for d in ("/run/lock", "/dev/shm", "/var/tmp") if os.path.isdir(d)]
+    code = "\n".join(f"open('{d}/{marker}', 'w').write('x')" for d in dirs)
+    nb = notebook_with(lesson, edits={"count_rnn_parameters": append(code)})
+    grade_notebook(lesson, runner, nb)
+    assert [d for d in dirs if os.path.exists(f"{d}/{marker}")] == []
+
+
+@needs_isolation
+def test_shared_memory_segments_do_not_outlive_the_child(lesson, runner):
+    """A System V segment created and detached (outside the memory limit) dies with the child's IPC namespace."""
+    before = open("/proc/sysvipc/shm").read().count("\n")
+    code = (
+        "import ctypes\n"
+        "libc = ctypes.CDLL(None)\n"
+        "segment = libc.shmget(0, 1 << 20, 0o1600)\n"
+        "assert segment >= 0"
+    )
+    nb = notebook_with(lesson, edits={"count_rnn_parameters": append(code)})
+    result = grade_notebook(lesson, runner, nb)
+    assert points(result) == full_points(lesson)  # the segment was created: the cell ran to the end
+    assert open("/proc/sysvipc/shm").read().count("\n") == before

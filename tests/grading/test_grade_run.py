@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import sqlite3
 
@@ -164,3 +165,58 @@ except OSError:
     assert not (tmp_path / "out" / "pwned.txt").exists()
     sqlite3.connect(db).execute("select count(*) from grade").fetchone()
     assert ISOLATED
+
+
+def _damage(path, how):
+    """Damage a submitted notebook the ways a red-team review found that crashed the grader."""
+    if how == "deep":
+        path.write_text('{"cells": ' + "[" * 200_000 + "]" * 200_000 + "}")
+        return
+    if how == "symlink":
+        path.unlink()
+        path.symlink_to(COURSE / "solutions" / LESSON / f"{LESSON}.ipynb")
+        return
+    if how == "fifo":
+        path.unlink()
+        os.mkfifo(path)
+        return
+    nb = json.loads(path.read_text())
+    cell = next(c for c in nb["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("solution"))
+    if how == "source_numbers":
+        cell["source"] = [1, 2, 3]
+    elif how == "grade_id_list":
+        cell["metadata"]["nbgrader"]["grade_id"] = ["x"]
+    elif how == "points_list":
+        cell["metadata"]["nbgrader"]["points"] = [3]
+    path.write_text(json.dumps(nb))
+
+
+def test_damaged_resubmissions_are_graded_and_replace_stale_scores(tmp_path):
+    """A damaged notebook, link, FIFO or timestamp costs that student points, never the run or a stale grade."""
+    built = samples.build_samples(COURSE, tmp_path / "a", LESSON)[LESSON]
+    full = samples.expected_scores(LESSON)["sample-full"]
+    damages = ["deep", "symlink", "fifo", "source_numbers", "grade_id_list", "points_list"]
+    students = ["stamp", *damages]
+    for student in students:
+        shutil.copytree(built["sample-full"], tmp_path / "submitted" / student / LESSON)
+    run(tmp_path, tmp_path / "submitted")
+    assert gradebook_scores(tmp_path) == {s: full for s in students}
+
+    (tmp_path / "submitted" / "stamp" / LESSON / "timestamp.txt").write_text("not a date")
+    for how in damages:
+        _damage(tmp_path / "submitted" / how / LESSON / f"{LESSON}.ipynb", how)
+    result = run(tmp_path, tmp_path / "submitted")
+    assert result.faults == []
+    scores = gradebook_scores(tmp_path)
+    assert scores["stamp"] == full  # a bad timestamp is ignored, the grade still recorded
+    for how in ("deep", "symlink", "fifo"):
+        assert scores[how] == 0, how
+    for how in ("source_numbers", "grade_id_list"):  # that cell is lost, the others count
+        assert 0 < scores[how] < full, how
+    assert scores["points_list"] == full  # ill-typed metadata is dropped; the code itself is intact
+    with open(tmp_path / "out" / "grades.csv") as f:
+        assert {row["student"] for row in csv.DictReader(f)} == set(students)
+    feedback = {r.student: r for r in result.results}
+    assert "a link, not a notebook file" in feedback["symlink"].error
+    assert "not a regular file" in feedback["fifo"].error
+    assert "nested far too deeply" in feedback["deep"].error
