@@ -289,15 +289,14 @@ def main() -> None:
     try:
         paths = isolate(cfg)
         granted["namespaces"] = cfg["isolate"]
-    except OSError as exc:
-        paths = {"work": os.getcwd(), "sys_path": list(cfg["sys_path"]), "scratch": os.path.join(os.getcwd(), "scratch")}
-        granted["error"] = str(exc)
-        cfg["uid"] = None  # without hidden paths a separate uid would not find its files either
+    except OSError as exc:  # the parent probed namespaces, so this is rare: never run as root then
+        channel.send({"status": "hello", "sandbox": granted, "refused": f"the sandbox could not be set up: {exc}"})
+        return
     limit(cfg)
     drop_privileges(cfg)
     granted["uid"] = os.getuid()
     sys.path[:] = [paths["work"], *paths["sys_path"]]
-    remap_packages(cfg["sys_path"], paths["sys_path"])
+    remap_packages(cfg.get("sys_path_orig") or cfg["sys_path"], paths["sys_path"])
     sys.dont_write_bytecode = True
     os.chdir(paths["scratch"])
     mpl = os.path.join(paths["scratch"], ".matplotlib")

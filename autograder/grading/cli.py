@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import dataclasses
 import json
+import os
 import queue
 import secrets
 import sys
@@ -112,9 +114,15 @@ def run_grading(options: Options) -> Run:
     o.submitted = Path(o.submitted).resolve()
     todo = find_submissions(o.submitted, o.assignment, o.student)
     isolate = o.sandbox and sandbox.can_isolate()
+    namespaces = isolate and sandbox.namespaces_work()
     if not isolate:
         what = "its sandbox (disabled with --no-sandbox)" if not o.sandbox else "root privileges (no namespaces, no separate uid)"
         sandbox.warn_once(sandbox.NOT_ENFORCED.format(what=what))
+    elif not namespaces:
+        why = "forced by RNNGRADE_NO_NAMESPACES" if os.environ.get("RNNGRADE_NO_NAMESPACES") == "1" else "unshare is refused"
+        sandbox.warn_once(sandbox.UID_ONLY.format(why=why))
+    for folder in (o.output, o.autograded, o.feedback):  # exist before any child starts, so they are hidden
+        Path(folder).mkdir(parents=True, exist_ok=True)
 
     assignments: dict[str, Assignment] = {}
     for name in sorted({a for _, a, _ in todo}):
@@ -128,13 +136,25 @@ def run_grading(options: Options) -> Run:
 
     with tempfile.TemporaryDirectory(prefix="rnngrade-template-") as tmp:
         template = sandbox.build_template(Path(tmp) / "child", o.course)
-        runner = engine.Runner(template, o.limits, hidden_paths(o), isolate)
-        results = _grade_all(o, todo, assignments, runner, faults)
+        hide = hidden_paths(o)
+        uid_only = isolate and not namespaces
+        sys_path = None
+        if uid_only:  # children must read Python themselves: copy what their uid cannot reach
+            Path(tmp).chmod(0o711)
+            sys_path = sandbox.sys_path_for_uid(Path(tmp) / "python")
+        runner = engine.Runner(template, o.limits, hide, isolate, namespaces, sys_path)
+        locked = sandbox.hidden_by_permissions(hide, sys_path or []) if uid_only else contextlib.nullcontext()
+        with locked:
+            results = _grade_all(o, todo, assignments, runner, faults)
     o.output.mkdir(parents=True, exist_ok=True)
     record.write_csv(o.output / "grades.csv", results)
     report = {
         "seed": o.seed,
-        "sandbox": "namespaces + separate uid" if isolate else "resource limits only",
+        "sandbox": (
+            "namespaces + separate uid" if namespaces
+            else "separate uid, paths hidden by permissions" if isolate
+            else "resource limits only"
+        ),
         "submitted": str(o.submitted),
         "limits": dataclasses.asdict(o.limits),
         "grader_faults": faults,

@@ -100,20 +100,20 @@ class Runner:
     template: Path
     limits: sandbox.Limits
     hide: list[Path]
-    isolate: bool
+    isolate: bool  # a uid of its own per child (root)
+    namespaces: bool | None = None  # and mount/network/IPC namespaces (None: as isolate)
+    sys_path: list[str] | None = None  # where children find Python, if not where the parent does
     uids_used: set = dataclasses.field(default_factory=set)
 
     def spawn(self, slot: int) -> sandbox.Child:
-        child = sandbox.Child(self.template, self.limits, self.hide, slot, self.isolate)
+        child = sandbox.Child(self.template, self.limits, self.hide, slot, self.isolate, self.namespaces, self.sys_path)
         self.uids_used.add(child.uid)
         hello = child.start()
-        if isinstance(hello, sandbox.Fault):
+        if isinstance(hello, sandbox.Fault) or hello.get("refused"):
             output = child.output_text()
             child.close()
-            raise GraderError(f"the grading child did not start ({hello.detail}): {output[-2000:]}")
-        granted = child.sandbox
-        if self.isolate and not granted.get("namespaces"):
-            sandbox.warn_once(sandbox.NOT_ENFORCED.format(what=f"namespaces ({granted.get('error')})"))
+            why = hello.detail if isinstance(hello, sandbox.Fault) else hello["refused"]
+            raise GraderError(f"the grading child did not start ({why}): {output[-2000:]}")
         return child
 
 

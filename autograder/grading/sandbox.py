@@ -10,6 +10,7 @@ uid), and the caller gets a :class:`Fault` instead of a reply.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -17,6 +18,7 @@ import selectors
 import shutil
 import signal
 import site
+import stat
 import subprocess
 import sys
 import sysconfig
@@ -69,8 +71,76 @@ _warning_done = False
 
 
 def can_isolate() -> bool:
-    """Root on Linux: namespaces, hidden paths and a uid of its own are possible."""
+    """Root on Linux: a uid of its own per child is possible (and namespaces, see below)."""
     return sys.platform.startswith("linux") and os.geteuid() == 0
+
+
+_CLONE_NAMESPACES = 0x00020000 | 0x40000000 | 0x08000000  # mount, network, IPC: what child.py unshares
+
+
+def namespaces_work() -> bool:
+    """Can this process create the child's namespaces? A default Docker container cannot.
+
+    Probed in a forked process. ``RNNGRADE_NO_NAMESPACES=1`` answers no (the tests use
+    it to exercise the uid-only sandbox on a machine that has namespaces).
+    """
+    if os.environ.get("RNNGRADE_NO_NAMESPACES") == "1" or not can_isolate():
+        return False
+    import ctypes
+
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in a forked copy of the parent
+        try:
+            ok = ctypes.CDLL(None, use_errno=True).unshare(_CLONE_NAMESPACES) == 0
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+@contextlib.contextmanager
+def hidden_by_permissions(hide: list[Path], keep: list[str]):
+    """While the block runs, other users may not enter or read the ``hide`` paths.
+
+    The uid-only sandbox (root without namespaces) cannot cover the course with
+    empty mounts, so it takes "others" permissions away from every hidden path
+    instead, and gives them back afterwards. A hidden directory that holds a path
+    the children need (``keep``: the course's .venv, say) stays traversable and
+    its other entries are hidden one by one. Yields the paths it changed.
+    """
+    keep_real = [os.path.realpath(k) for k in keep]
+    changed: list[tuple[str, int]] = []
+
+    def hide_path(path: str) -> None:
+        try:
+            info = os.lstat(path)
+        except OSError:
+            return
+        if stat.S_ISLNK(info.st_mode):
+            return  # the link's target is hidden, or not secret
+        real = os.path.realpath(path)
+        if real in keep_real:
+            return
+        if any(k.startswith(real + os.sep) for k in keep_real):  # above a kept path: hide its siblings
+            if stat.S_ISDIR(info.st_mode):
+                for entry in os.scandir(real):
+                    hide_path(entry.path)
+            return
+        mode = stat.S_IMODE(info.st_mode)
+        if mode & 0o007:
+            os.chmod(real, mode & ~0o007)
+            changed.append((real, mode))
+
+    try:
+        for path in hide:
+            hide_path(str(path))
+        yield [path for path, _ in changed]
+    finally:
+        for path, mode in reversed(changed):
+            try:
+                os.chmod(path, mode)
+            except OSError:
+                pass
 
 
 def warn_once(message: str) -> None:
@@ -80,6 +150,14 @@ def warn_once(message: str) -> None:
             _warning_done = True
             print(f"warning: {message}", file=sys.stderr)
 
+
+UID_ONLY = (
+    "this machine does not let the grader create namespaces ({why}), as in a default Docker "
+    "container: each child still runs under a uid of its own, with resource limits, and the "
+    "course, submissions and outputs are hidden from it by file permissions while grading "
+    "runs (restored afterwards), but it can reach the network. For the full sandbox, allow "
+    "namespaces (e.g. docker run --cap-add SYS_ADMIN --security-opt seccomp=unconfined)."
+)
 
 NOT_ENFORCED = (
     "the grading sandbox runs without {what}: student code runs as your user and can read "
@@ -105,6 +183,47 @@ def child_sys_path() -> list[str]:
             if real not in paths:
                 paths.append(real)
     return paths
+
+
+def readable_by_others(path: str) -> bool:
+    """Can a uid that owns nothing here list and read ``path`` (every directory above it traversable)?"""
+    real = Path(os.path.realpath(path))
+    try:
+        if not all(os.stat(d).st_mode & 0o001 for d in [*reversed(real.parents), real]):
+            return False
+        return bool(os.stat(real).st_mode & 0o004)
+    except OSError:
+        return False
+
+
+_NOT_COPIED = shutil.ignore_patterns("site-packages", "test", "tests", "idlelib", "turtledemo", "ensurepip", "tkinter")
+
+
+def sys_path_for_uid(base: Path) -> list[str]:
+    """:func:`child_sys_path`, with copies under ``base`` of what a child's uid cannot read.
+
+    Without namespaces nothing can be bind-mounted, so an interpreter under /root
+    (pyenv, say) is copied once per run: the standard library, without its tests.
+    """
+    base.mkdir(parents=True, exist_ok=True)
+    base.chmod(0o755)
+    usable: list[str] = []
+    copied: dict[str, str] = {}
+    for i, path in enumerate(child_sys_path()):
+        inside = next((o for o in copied if path.startswith(o + os.sep)), None)
+        if inside is not None:
+            usable.append(copied[inside] + path[len(inside) :])
+        elif readable_by_others(path):
+            usable.append(path)
+        else:
+            target = base / f"sys{i}"
+            shutil.copytree(path, target, symlinks=True, ignore=_NOT_COPIED)
+            for q in [target, *target.rglob("*")]:
+                if not q.is_symlink():
+                    q.chmod(0o755 if q.is_dir() else (q.stat().st_mode | 0o444) & 0o755)
+            copied[path] = str(target)
+            usable.append(str(target))
+    return usable
 
 
 def build_template(target: Path, course: Path = COURSE) -> Path:
@@ -191,12 +310,29 @@ def _claim_uid(slot: int) -> tuple[int, int]:
 class Child:
     """A running grading child. Use :meth:`start`, :meth:`request`, :meth:`close`."""
 
-    def __init__(self, template: Path, limits: Limits, hide: list[Path], slot: int, isolate: bool):
+    def __init__(
+        self,
+        template: Path,
+        limits: Limits,
+        hide: list[Path],
+        slot: int,
+        isolate: bool,
+        namespaces: bool | None = None,
+        sys_path: list[str] | None = None,
+    ):
+        # isolate: a uid of its own (root only); namespaces: also mount/network/IPC namespaces.
         self.limits, self.slot, self.isolate = limits, slot, isolate
+        self.namespaces = isolate if namespaces is None else (isolate and namespaces)
+        self.sys_path = sys_path  # where the child finds Python (copies in the uid-only sandbox)
         self.uid, self._uid_lock = (_claim_uid(slot) if isolate else (None, None))
         self.work = Path(tempfile.mkdtemp(prefix="rnngrade-"))
         shutil.copytree(template, self.work, dirs_exist_ok=True, symlinks=False)
         self.work.chmod(0o755)
+        if self.uid is not None and not self.namespaces:  # no tmpfs: its scratch dir is its own
+            scratch = self.work / "scratch"
+            scratch.mkdir(exist_ok=True)
+            os.chown(scratch, self.uid, self.uid)
+            scratch.chmod(0o700)
         self.hide = [str(p) for p in hide]
         self.output = bytearray()
         self.output_bytes = 0
@@ -213,9 +349,10 @@ class Child:
         cfg = {
             "fd_in": cmd_r,
             "fd_out": res_w,
-            "isolate": self.isolate,
+            "isolate": self.namespaces,
             "uid": self.uid,
-            "sys_path": child_sys_path(),
+            "sys_path": self.sys_path or child_sys_path(),
+            "sys_path_orig": child_sys_path(),
             "hide": self.hide,
             "cpu_seconds": self.limits.cpu_seconds,
             "memory_mb": self.limits.memory_mb,

@@ -244,3 +244,57 @@ def test_shared_memory_segments_do_not_outlive_the_child(lesson, runner):
     result = grade_notebook(lesson, runner, nb)
     assert points(result) == full_points(lesson)  # the segment was created: the cell ran to the end
     assert open("/proc/sysvipc/shm").read().count("\n") == before
+
+
+# --------------------------------------------------------------------------
+# The uid-only sandbox: root where namespaces are refused (a default Docker container)
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def uid_only_runner(runner):
+    """Children as in a container that refuses namespaces: a uid of their own, Python copied where they can read it."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from autograder.grading import engine, sandbox
+
+    base = Path(tempfile.mkdtemp(prefix="rnngrade-test-python-"))
+    base.chmod(0o711)
+    sys_path = sandbox.sys_path_for_uid(base / "python")
+    yield engine.Runner(runner.template, runner.limits, runner.hide, True, False, sys_path)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def _read_reference(name, arg):
+    path = COURSE / "autograder" / "reference" / "lesson01.py"
+    return (
+        "import importlib.util\n"
+        f"spec = importlib.util.spec_from_file_location('ref', {str(path)!r})\n"
+        "ref = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(ref)\n"
+        f"return ref.{name}({arg})"
+    )
+
+
+@needs_isolation
+def test_without_namespaces_children_still_run_under_their_own_uid(lesson, uid_only_runner):
+    """Root without namespaces never runs student code as root; a full notebook still gets full points."""
+    nb = notebook_with(lesson, edits={"softmax": append("import os\nassert os.getuid() >= 64000, os.getuid()")})
+    assert points(grade_notebook(lesson, uid_only_runner, nb)) == full_points(lesson)
+
+
+@needs_isolation
+def test_without_namespaces_the_course_is_hidden_by_permissions(lesson, uid_only_runner):
+    """Reading the reference from disk fails while grading runs; the permissions come back afterwards."""
+    from autograder.grading import sandbox
+
+    nb = notebook_with(lesson, solved=(), edits={"softmax": body("softmax", _read_reference("softmax", "scores"))})
+    before = os.stat(COURSE / "autograder").st_mode
+    with sandbox.hidden_by_permissions(uid_only_runner.hide, uid_only_runner.sys_path) as changed:
+        assert changed and all(not os.stat(p).st_mode & 0o007 for p in changed)
+        result = grade_notebook(lesson, uid_only_runner, nb)
+    assert points(result)["softmax"] == 0
+    assert "PermissionError" in {e.name: e for e in result.exercises}["softmax"].message
+    assert os.stat(COURSE / "autograder").st_mode == before

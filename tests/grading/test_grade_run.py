@@ -220,3 +220,19 @@ def test_damaged_resubmissions_are_graded_and_replace_stale_scores(tmp_path):
     assert "a link, not a notebook file" in feedback["symlink"].error
     assert "not a regular file" in feedback["fifo"].error
     assert "nested far too deeply" in feedback["deep"].error
+
+
+@needs_isolation
+def test_root_without_namespaces_grades_in_the_uid_only_sandbox(tmp_path, monkeypatch, capsys):
+    """Where unshare is refused (a default Docker container), children run under their own uid and
+    the course is hidden by permissions during the run, then restored."""
+    monkeypatch.setenv("RNNGRADE_NO_NAMESPACES", "1")
+    built = samples.build_samples(COURSE, tmp_path / "a", LESSON)[LESSON]
+    shutil.copytree(built["sample-full"], tmp_path / "submitted" / "alice" / LESSON)
+    modes = {p: os.stat(p).st_mode for p in (COURSE / "solutions", COURSE / "autograder")}
+    result = run(tmp_path, tmp_path / "submitted")
+    assert result.faults == []
+    assert gradebook_scores(tmp_path) == {"alice": samples.expected_scores(LESSON)["sample-full"]}
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["sandbox"] == "separate uid, paths hidden by permissions"
+    assert {p: os.stat(p).st_mode for p in modes} == modes
