@@ -234,6 +234,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", "-j", type=int, default=2, help="submissions graded in parallel (default 2)")
     p.add_argument("--seed", type=int, help="seed of the hidden cases (default: fresh; printed, to reproduce a run)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per cell and per exercise (default 30)")
+    p.add_argument(
+        "--notebook-timeout", type=float, default=300.0,
+        help="seconds for one whole notebook, replays after crashes included (default 300)",
+    )
     p.add_argument("--memory-mb", type=int, default=sandbox.Limits.memory_mb, help="address space per child")
     p.add_argument("--no-sandbox", action="store_true", help="no namespaces or separate uid even as root (debugging)")
     p.add_argument("--quiet", action="store_true")
@@ -241,7 +245,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def options_from(args: argparse.Namespace) -> Options:
-    limits = sandbox.Limits(cell_timeout=args.timeout, exercise_timeout=args.timeout, memory_mb=args.memory_mb)
+    limits = sandbox.Limits(
+        cell_timeout=args.timeout,
+        exercise_timeout=args.timeout,
+        notebook_timeout=args.notebook_timeout,
+        memory_mb=args.memory_mb,
+    )
     return Options(
         submitted=args.submitted,
         assignment=args.assignment,

@@ -182,14 +182,22 @@ def run_plan(plan: Plan, assignment: Assignment, runner: Runner, slot: int) -> t
     output = ""
     spawns = 0
     i = 0
+    deadline = time.monotonic() + limits.notebook_timeout
+    out_of_time = False
     try:
         while i < len(steps):
+            if time.monotonic() >= deadline:
+                out_of_time = True
+                break
             if child is None:
                 if spawns >= MAX_SPAWNS:
                     break
                 spawns += 1
                 child = runner.spawn(slot)
-                replay_failed = _replay(child, steps, i, skip, notes, limits)
+                replay_failed = _replay(child, steps, i, skip, notes, limits, deadline)
+                if replay_failed is None:  # the budget ran out while replaying
+                    out_of_time = True
+                    break
                 if replay_failed:
                     output += child.output_text()
                     child.close()
@@ -197,7 +205,10 @@ def run_plan(plan: Plan, assignment: Assignment, runner: Runner, slot: int) -> t
                     continue
             step = steps[i]
             if step.kind == "cell":
-                reply = child.request({"op": "cell", "label": step.label, "source": step.source}, _timeout(step, limits))
+                reply = child.request({"op": "cell", "label": step.label, "source": step.source}, _within(_timeout(step, limits), deadline))
+                if isinstance(reply, sandbox.Fault) and time.monotonic() >= deadline:
+                    out_of_time = True  # the budget ran out, not the cell's own time
+                    break
                 if isinstance(reply, sandbox.Fault):
                     notes.append(_cell_fault(step, reply, limits))
                     skip.add(i)
@@ -208,9 +219,10 @@ def run_plan(plan: Plan, assignment: Assignment, runner: Runner, slot: int) -> t
                     notes.append(_cell_error(step, reply, limits))
             else:
                 hidden = assignment.hidden[step.exercise]
-                reply = child.request(hidden.request(), limits.exercise_timeout)
+                timeout = _within(limits.exercise_timeout, deadline)
+                reply = child.request(hidden.request(), timeout)
                 if isinstance(reply, sandbox.Fault):
-                    results[step.exercise] = compare.fault(hidden, reply.kind, reply.detail, limits.exercise_timeout)
+                    results[step.exercise] = compare.fault(hidden, reply.kind, reply.detail, timeout)
                     output += child.output_text()
                     child.close()
                     child = None
@@ -225,17 +237,34 @@ def run_plan(plan: Plan, assignment: Assignment, runner: Runner, slot: int) -> t
     for step in steps:
         if step.kind == "check" and step.exercise not in {r.name for r in ordered}:
             hidden = assignment.hidden[step.exercise]
-            ordered.append(results.get(step.exercise) or compare._result(hidden, "crash", "it could not be graded: too many crashes before it"))
+            if step.exercise in results:
+                ordered.append(results[step.exercise])
+            elif out_of_time:
+                ordered.append(compare._result(
+                    hidden, "timeout",
+                    f"it was not graded: the notebook used up its time budget of {limits.notebook_timeout:g} s "
+                    "(cells or functions that run until their time limit, replayed after each crash, add up)",
+                ))
+            else:
+                ordered.append(compare._result(hidden, "crash", "it could not be graded: too many crashes before it"))
     compare.note_failing_dependencies(ordered)
     return ordered, notes, output
 
 
-def _replay(child: sandbox.Child, steps: list[Step], upto: int, skip: set[int], notes: list[str], limits) -> bool:
-    """Run the cells before ``upto`` again in a fresh child; True if one of them faulted now."""
+def _within(timeout: float, deadline: float) -> float:
+    """A request's own time limit, cut to what is left of the notebook's budget."""
+    return max(0.1, min(timeout, deadline - time.monotonic()))
+
+
+def _replay(child: sandbox.Child, steps: list[Step], upto: int, skip: set[int], notes: list[str], limits, deadline: float) -> bool | None:
+    """Run the cells before ``upto`` again in a fresh child; True if one of them faulted now,
+    None if the notebook's time budget ran out."""
     for j in range(upto):
         if steps[j].kind != "cell" or j in skip:
             continue
-        reply = child.request({"op": "cell", "label": steps[j].label, "source": steps[j].source}, _timeout(steps[j], limits))
+        reply = child.request({"op": "cell", "label": steps[j].label, "source": steps[j].source}, _within(_timeout(steps[j], limits), deadline))
+        if isinstance(reply, sandbox.Fault) and time.monotonic() >= deadline:
+            return None
         if isinstance(reply, sandbox.Fault):
             notes.append(_cell_fault(steps[j], reply, limits))
             skip.add(j)

@@ -44,6 +44,9 @@ class Limits:
     cell_timeout: float = 30.0  # wall clock per student cell
     course_cell_timeout: float = 120.0  # the course's own cells (setup imports matplotlib): not the student's fault
     exercise_timeout: float = 30.0  # wall clock per exercise (all its hidden cases)
+    # Wall clock for one whole notebook, replays after crashes included: cells that each run
+    # just under their limit cannot hold a grading slot for long.
+    notebook_timeout: float = 300.0
     startup_timeout: float = 30.0
     memory_mb: int = 3072  # address space; numpy + OpenBLAS need ~300 MiB of it
     cpu_seconds: int = 600

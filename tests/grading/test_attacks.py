@@ -298,3 +298,23 @@ def test_without_namespaces_the_course_is_hidden_by_permissions(lesson, uid_only
     assert points(result)["softmax"] == 0
     assert "PermissionError" in {e.name: e for e in result.exercises}["softmax"].message
     assert os.stat(COURSE / "autograder").st_mode == before
+
+
+def test_a_notebook_has_a_time_budget(lesson, runner):
+    """Cells that each run just under their limit cannot hold a grading slot: after the notebook's
+    budget the remaining exercises are marked, not run."""
+    import dataclasses
+
+    from autograder.grading import engine
+
+    limits = dataclasses.replace(runner.limits, cell_timeout=6.0, exercise_timeout=6.0, notebook_timeout=10.0)
+    budgeted = engine.Runner(runner.template, limits, runner.hide, runner.isolate)
+    slow = append("import time\ntime.sleep(4.5)")
+    nb = notebook_with(lesson, edits={"rnn_step_forward": slow, "rnn_forward": slow, "softmax": slow})
+    start = time.monotonic()
+    result = grade_notebook(lesson, budgeted, nb)
+    assert time.monotonic() - start < 30
+    verdicts = {e.name: e for e in result.exercises}
+    assert verdicts["rnn_step_forward"].points == 3  # graded before the budget ran out
+    last = verdicts["count_rnn_parameters"]
+    assert last.status == "timeout" and "time budget of 10 s" in last.message
