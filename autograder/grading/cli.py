@@ -155,6 +155,7 @@ def run_grading(options: Options) -> Run:
             else "separate uid, paths hidden by permissions" if isolate
             else "resource limits only"
         ),
+        "memory_limit": "per child and all it starts (cgroup)" if isolate and sandbox.memory_groups_work() else "per process",
         "submitted": str(o.submitted),
         "limits": dataclasses.asdict(o.limits),
         "grader_faults": faults,

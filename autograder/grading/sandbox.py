@@ -171,6 +171,114 @@ NOT_ENFORCED = (
 
 
 # --------------------------------------------------------------------------
+# One memory limit for a child and everything it starts (a cgroup, where allowed)
+# --------------------------------------------------------------------------
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def _own_cgroups() -> tuple[Path | None, Path | None]:
+    """This process's memory cgroup directory: (cgroup v1, cgroup v2), where they exist."""
+    v1 = v2 = None
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None, None
+    for line in lines:
+        number, _, rest = line.partition(":")
+        controllers, _, path = rest.partition(":")
+        if "memory" in controllers.split(",") and (CGROUP_ROOT / "memory").is_dir():
+            v1 = CGROUP_ROOT / "memory" / path.lstrip("/")
+        elif number == "0" and controllers == "" and (CGROUP_ROOT / "cgroup.controllers").is_file():
+            v2 = CGROUP_ROOT / path.lstrip("/")
+    return v1, v2
+
+
+class MemoryGroup:
+    """A memory cgroup that one child and every process it starts share.
+
+    ``RLIMIT_AS`` limits each process; a submission that forks would multiply it.
+    Where this (root) process may create cgroups, v1 or v2, the child's whole tree
+    gets one limit instead; the kernel's OOM killer enforces it. Elsewhere
+    :meth:`create` returns None and the per-process limits are all there is.
+    """
+
+    def __init__(self, path: Path, version: int):
+        self.path, self.version = path, version
+
+    @classmethod
+    def create(cls, name: str, limit_mb: int) -> MemoryGroup | None:
+        if os.environ.get("RNNGRADE_NO_CGROUP") == "1":
+            return None
+        limit = str(limit_mb * 1024 * 1024)
+        v1, v2 = _own_cgroups()
+        for version, base in ((1, v1), (2, v2)):
+            if base is None or not base.is_dir():
+                continue
+            path = base / name
+            try:
+                if path.is_dir():
+                    path.rmdir()  # left by a grader that was killed: empty, or busy (then we fail below)
+                path.mkdir()
+            except OSError:
+                continue
+            group = cls(path, version)
+            try:
+                if version == 1:
+                    (path / "memory.limit_in_bytes").write_text(limit)
+                    swap = path / "memory.memsw.limit_in_bytes"
+                    if swap.exists():
+                        try:
+                            swap.write_text(limit)
+                        except OSError:
+                            pass  # swap accounting off: memory alone is limited
+                else:
+                    (path / "memory.max").write_text(limit)
+                    if (path / "memory.swap.max").exists():
+                        (path / "memory.swap.max").write_text("0")
+                return group
+            except OSError:
+                group.remove()
+        return None
+
+    def add(self, pid: int) -> bool:
+        try:
+            (self.path / "cgroup.procs").write_text(str(pid))
+            return True
+        except OSError:
+            return False
+
+    def hit(self) -> bool:
+        """Did the group reach its limit (so that the kernel killed a process of it)?"""
+        try:
+            if self.version == 1:
+                return int((self.path / "memory.failcnt").read_text()) > 0
+            events = (self.path / "memory.events").read_text().split()
+            return int(dict(zip(events[::2], events[1::2])).get("oom_kill", "0")) > 0
+        except (OSError, ValueError):
+            return False
+
+    def remove(self) -> None:
+        for _ in range(50):  # its processes were just killed; the kernel may take a moment
+            try:
+                self.path.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.02)
+
+
+def memory_groups_work() -> bool:
+    """Can children get one memory limit for their whole process tree here?"""
+    group = MemoryGroup.create(f"rnngrade-probe-{os.getpid()}", 64)
+    if group is None:
+        return False
+    group.remove()
+    return True
+
+
+# --------------------------------------------------------------------------
 # The template work directory (built once per run)
 # --------------------------------------------------------------------------
 
@@ -342,6 +450,7 @@ class Child:
         self.buf = b""
         self.proc: subprocess.Popen | None = None
         self.sandbox: dict = {}
+        self.memory_group: MemoryGroup | None = None
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -381,6 +490,12 @@ class Child:
         finally:
             for fd in (cmd_r, res_w, out_w):
                 os.close(fd)
+        if self.uid is not None:  # root: one memory limit for the child and all it forks
+            group = MemoryGroup.create(f"rnngrade-{self.uid}", self.limits.memory_mb)
+            if group is not None and group.add(self.proc.pid):
+                self.memory_group = group
+            elif group is not None:
+                group.remove()
         self.cmd_w, self.res_r, self.out_r = cmd_w, res_r, out_r
         os.set_blocking(res_r, False)
         os.set_blocking(out_r, False)
@@ -407,6 +522,9 @@ class Child:
                 except OSError:
                     pass
             self.proc = None
+        if self.memory_group is not None:
+            self.memory_group.remove()
+            self.memory_group = None
         shutil.rmtree(self.work, ignore_errors=True)
         if self._uid_lock is not None:
             os.close(self._uid_lock)  # releases the uid for the next child
@@ -491,6 +609,8 @@ class Child:
         if code < 0:
             name = signal.Signals(-code).name
             why = {"SIGXCPU": " (CPU time limit)", "SIGXFSZ": " (file size limit)", "SIGSEGV": " (segmentation fault)"}.get(name, "")
+            if name == "SIGKILL" and self.memory_group is not None and self.memory_group.hit():
+                why = f" (its processes together used more than the {self.limits.memory_mb} MiB memory limit)"
             return Fault("died", f"the process was killed by {name}{why}")
         return Fault("died", f"the process exited with code {code}")
 

@@ -318,3 +318,33 @@ def test_a_notebook_has_a_time_budget(lesson, runner):
     assert verdicts["rnn_step_forward"].points == 3  # graded before the budget ran out
     last = verdicts["count_rnn_parameters"]
     assert last.status == "timeout" and "time budget of 10 s" in last.message
+
+
+def _memory_groups():
+    from autograder.grading import sandbox
+
+    return ISOLATED and sandbox.memory_groups_work()
+
+
+@pytest.mark.skipif(not _memory_groups(), reason="needs root and a writable memory cgroup (v1 or v2)")
+def test_forked_processes_share_one_memory_limit(lesson, runner):
+    """Three forks of 700 MiB each stay under the per-process limit, but not under the child's one
+    memory cgroup: one of them is killed, and the machine never sees 2.1 GiB from one submission."""
+    code = (
+        "import os, time\n"
+        "pids = []\n"
+        "for _ in range(3):\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        block = bytearray(b'x') * (700 * 2**20)\n"
+        "        time.sleep(3)\n"
+        "        os._exit(0)\n"
+        "    pids.append(pid)\n"
+        "codes = [os.waitpid(p, 0)[1] for p in pids]\n"
+        "assert any(code != 0 for code in codes), 'every fork kept its 700 MiB'"
+    )
+    assert runner.limits.memory_mb < 2100
+    nb = notebook_with(lesson, edits={"count_rnn_parameters": append(code)})
+    result = grade_notebook(lesson, runner, nb)
+    assert points(result) == full_points(lesson)
+    assert not [n for n in result.notes if "every fork kept" in n], result.notes
