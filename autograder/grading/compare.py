@@ -66,6 +66,7 @@ class ExerciseResult:
     message: str
     lines: list[str] = dataclasses.field(default_factory=list)
     mistake: str | None = None  # the key of a catalogued mistake it matches
+    graded: bool = True  # False: never run (the notebook's time budget ran out, or too many crashes)
 
 
 def derived_seed(run_seed: int, exercise: Exercise) -> int:
@@ -155,6 +156,7 @@ def judge(hidden: Hidden, reply: dict, memory_mb: int) -> ExerciseResult:
     ex = hidden.exercise
     status = reply.get("status")
     case_name = _case_name(hidden, reply.get("case"))
+    error, trace = short(reply.get("error"), MAX_ERROR_NAME), tail(reply.get("traceback", ""), MAX_TRACEBACK)
     if status == "missing":
         return _result(
             hidden,
@@ -163,9 +165,11 @@ def judge(hidden: Hidden, reply: dict, memory_mb: int) -> ExerciseResult:
             "did not run, or does not define a function of that name",
         )
     if status == "helper_error":
-        helper = reply.get("helper") if reply.get("helper") in ex.needs else "forward pass"
-        outcome = helper_failed(ex, str(helper), case_name, str(reply.get("traceback", "")))
-        return _result(hidden, "error", outcome["message"])
+        if reply.get("helper") in ex.needs:
+            message = helper_failed(ex, str(reply["helper"]), case_name, trace)["message"]
+        else:  # the child named no function the check runs first: say what is known, nothing more
+            message = f"{ex.name} could not be checked: a function the check runs first raised an error on case '{case_name}':\n{trace}"
+        return _result(hidden, "error", message)
     if status == "error":
         earlier = reply.get("cases")
         index = reply.get("case")
@@ -176,13 +180,13 @@ def judge(hidden: Hidden, reply: dict, memory_mb: int) -> ExerciseResult:
             )
             outcome = _evaluate(before, _replay(ex, earlier))
             if outcome["status"] == "fail":
-                outcome["crashed_later"] = f"raised {reply.get('error')} on case '{case_name}'"
+                outcome["crashed_later"] = f"raised {error} on case '{case_name}'"
                 outcome["message"] += f"\n(After that case it also {outcome['crashed_later']}.)"
                 lines = [redact(line) for line in report_lines(ex, outcome, len(hidden.cases))]
                 mistake = outcome["mistakes"][0].key if outcome["mistakes"] else None
                 return _result(hidden, "fail", redact(outcome["message"]), lines, mistake)
         return _result(
-            hidden, "error", f"{ex.name} raised {reply.get('error')} on case '{case_name}':\n{reply.get('traceback', '')}"
+            hidden, "error", f"{ex.name} raised {error} on case '{case_name}':\n{trace}"
         )
     if status == "memory":
         return _result(
@@ -201,15 +205,35 @@ def judge(hidden: Hidden, reply: dict, memory_mb: int) -> ExerciseResult:
     return _result(hidden, status, message, lines, mistake)
 
 
+MAX_ERROR_NAME = 200
+MAX_TRACEBACK = 4000
+
+
+def short(value: Any, limit: int) -> str:
+    """At most ``limit`` characters of what the child sent (it may send anything)."""
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + " [...]"
+
+
+def tail(value: Any, limit: int) -> str:
+    """The last ``limit`` characters: a traceback's end says where it went wrong."""
+    text = str(value)
+    return text if len(text) <= limit else "[...] " + text[-limit:]
+
+
 def note_failing_dependencies(results: list[ExerciseResult]) -> None:
-    """Point each failing exercise at the failing exercises it relies on (calls, or runs first)."""
+    """Point each failing exercise at the failing exercises it relies on (calls, or runs first).
+
+    Only a dependency that was graded and did not pass is named: one left ungraded
+    (the notebook's time budget ran out, or too many crashes) proves nothing.
+    """
     by_name = {r.name: r for r in results}
     for result in results:
         if result.status == "pass":
             continue
         exercise = EXERCISES[result.name]
         for dep in exercise.needs + exercise.uses:
-            if dep in by_name and by_name[dep].status != "pass":
+            if dep in by_name and by_name[dep].status != "pass" and by_name[dep].graded:
                 note = dependency_note(exercise, EXERCISES[dep]).replace("its own check", "its own hidden cases")
                 result.message += f"\n{note}"
                 result.lines.append(f"  → {note}")

@@ -240,13 +240,15 @@ def run_plan(plan: Plan, assignment: Assignment, runner: Runner, slot: int) -> t
             if step.exercise in results:
                 ordered.append(results[step.exercise])
             elif out_of_time:
-                ordered.append(compare._result(
+                ordered.append(dataclasses.replace(compare._result(
                     hidden, "timeout",
                     f"it was not graded: the notebook used up its time budget of {limits.notebook_timeout:g} s "
                     "(cells or functions that run until their time limit, replayed after each crash, add up)",
-                ))
+                ), graded=False))
             else:
-                ordered.append(compare._result(hidden, "crash", "it could not be graded: too many crashes before it"))
+                ordered.append(dataclasses.replace(
+                    compare._result(hidden, "crash", "it could not be graded: too many crashes before it"), graded=False
+                ))
     compare.note_failing_dependencies(ordered)
     return ordered, notes, output
 
@@ -287,5 +289,5 @@ def _cell_fault(step: Step, fault: sandbox.Fault, limits: sandbox.Limits) -> str
 def _cell_error(step: Step, reply: dict, limits: sandbox.Limits) -> str:
     if reply.get("status") == "memory":
         return f"{step.label} ran out of memory (the limit is {limits.memory_mb} MiB)"
-    tail = "\n".join(str(reply.get("traceback", "")).splitlines()[-3:])
-    return f"{step.label} raised {reply.get('error')}:\n{tail}"
+    last = "\n".join(compare.tail(reply.get("traceback", ""), compare.MAX_TRACEBACK).splitlines()[-3:])
+    return f"{step.label} raised {compare.short(reply.get('error'), compare.MAX_ERROR_NAME)}:\n{last}"

@@ -141,6 +141,7 @@ RNN_FORWARD = Exercise(
     make_cases=_forward_cases,
     description="the RNN unrolled over a sequence: h[:, t] is the state after reading x[:, t]",
     mistakes=UNROLL_MISTAKES,
+    uses=("rnn_step_forward",),
 )
 
 

@@ -102,3 +102,29 @@ def test_failing_dependencies_are_named_in_the_grade_report():
     assert "Your gru_forward (4.3) does not pass its own hidden cases" in backward.message
     assert "gru_step_backward" not in backward.message  # it passes: no note
     assert backward.lines[-1].startswith("  → Your gru_forward")
+
+
+def test_dependencies_that_were_never_graded_are_not_blamed():
+    """When the notebook's time budget ran out before gru_step_forward was graded, nothing says it fails."""
+    import dataclasses
+
+    from autograder.grading.compare import ExerciseResult, note_failing_dependencies
+
+    ex = EXERCISES["gru_step_forward"]
+    ungraded = ExerciseResult(ex.name, ex.number, ex.points, 0, "timeout", "it was not graded", [], graded=False)
+    forward = ExerciseResult("gru_forward", "4.3", 2, 0, "fail", "msg", ["line"])
+    note_failing_dependencies([ungraded, forward])
+    assert forward.message == "msg"
+    note_failing_dependencies([dataclasses.replace(ungraded, graded=True), forward])
+    assert "does not pass its own hidden cases" in forward.message  # the same status, graded: named
+
+
+def test_huge_error_names_and_tracebacks_are_cut():
+    """The child may send anything: the verdict keeps a few thousand characters, the traceback's end."""
+    hidden = hidden_cases(EXERCISES["rnn_step_forward"], 7)
+    reply = {"status": "error", "case": 0, "error": "E" * 10**6, "traceback": "x" * 10**6 + "the last line"}
+    result = judge(hidden, reply, memory_mb=512)
+    assert result.status == "error" and result.points == 0
+    assert len(result.message) < 6000 and result.message.endswith("the last line")
+    forged = judge(hidden, {"status": "helper_error", "case": 0, "helper": "check.forward pass", "traceback": "t"}, 512)
+    assert "check.forward" not in forged.message and "a function the check runs first raised" in forged.message
