@@ -101,9 +101,49 @@ def hidden_paths(o: Options) -> list[Path]:
     return unique
 
 
+class Stopped(Exception):
+    """SIGTERM or SIGHUP arrived: the run stops, restoring what it changed on the way out."""
+
+    def __str__(self) -> str:
+        import signal
+
+        return f"stopped by {signal.Signals(self.args[0]).name}"
+
+
+@contextlib.contextmanager
+def stop_on_signals():
+    """Turn SIGTERM and SIGHUP into an exception in the main thread, so that every ``finally``
+    runs: children killed, hidden permissions restored, temporary folders removed."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        for sig in signals:  # a second signal must not interrupt the clean-up
+            signal.signal(sig, signal.SIG_IGN)
+        raise Stopped(signum)
+
+    signals = (signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, stop) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def run_grading(options: Options) -> Run:
     """Grade everything ``options`` selects; record it; return the results."""
+    with stop_on_signals():
+        return _run_grading(options)
+
+
+def _run_grading(options: Options) -> Run:
     o = options.resolve()
+    sandbox.allow_children()
     faults: list[str] = []
     if o.submitted is None:
         from autograder.grading import samples
@@ -184,7 +224,8 @@ def _grade_all(o: Options, todo, assignments, runner, faults) -> list[NotebookRe
             slots.put(slot)
 
     results: list[NotebookResult] = []
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, o.jobs)) as pool:
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, o.jobs))
+    try:
         futures = {pool.submit(task, *t): t for t in todo}
         for future in concurrent.futures.as_completed(futures):
             student, assignment, folder = futures[future]
@@ -200,13 +241,19 @@ def _grade_all(o: Options, todo, assignments, runner, faults) -> list[NotebookRe
                 print(f"grader fault on {student}/{assignment}:\n{traceback.format_exc()}", file=sys.stderr)
                 continue
             results.extend(graded)
+    except BaseException:  # a signal or Ctrl-C: stop the children now, not after the queue
+        sandbox.stop_all()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     results.sort(key=lambda r: (r.student, r.assignment, r.notebook))
     return results
 
 
 def _record(o: Options, assignment: Assignment, student: str, folder: Path, graded: list[NotebookResult]) -> None:
-    stamp = folder / "timestamp.txt"
-    timestamp = stamp.read_text()[:100].strip() if stamp.is_file() else None
+    record.make_writable(graded)
+    student = record.writable(student)
+    timestamp = record.read_timestamp(folder)
     if o.db_url:
         record.record_gradebook(o.db_url, assignment, student, graded, timestamp or None)
     record.write_autograded(o.autograded / student / assignment.name, folder, graded)
@@ -277,6 +324,10 @@ def grade_main(argv: list[str]) -> int:
     except GraderError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except (Stopped, KeyboardInterrupt) as exc:
+        print(f"grading {exc or 'interrupted'}: the submissions still running were not recorded; "
+              "children, permissions and temporary files are cleaned up", file=sys.stderr)
+        return 128 + (exc.args[0] if isinstance(exc, Stopped) else 2)
     if not args.quiet:
         n = len({(r.student, r.assignment) for r in run.results})
         print(f"{n} submission(s) graded in {time.monotonic() - start:.1f} s")

@@ -16,6 +16,7 @@ import csv
 import html
 import json
 import os
+import stat
 import sys
 import warnings
 from pathlib import Path
@@ -142,12 +143,75 @@ def _record_notebook(gb, assignment: str, student: str, source, result: Notebook
 # --------------------------------------------------------------------------
 
 
+def read_timestamp(submitted: Path) -> str | None:
+    """The submission's timestamp.txt as text, or None: only a regular file, never through a link.
+
+    The grader runs as root and the folder is the student's: a link to a secret
+    file, a FIFO that blocks, or bytes that are not UTF-8 must not leak, hang or
+    crash the recording.
+    """
+    try:
+        fd = os.open(submitted / "timestamp.txt", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        data = os.read(fd, 200)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return data.decode("utf-8", "replace").replace("\0", "").strip()
+
+
+def writable(value):
+    """A string that can be written as UTF-8: lone surrogates (from a broken notebook or a
+    file name that is not UTF-8) become backslash escapes."""
+    if not isinstance(value, str):
+        return value
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _clean_tree(node):
+    if isinstance(node, dict):
+        for key in list(node):
+            value = node.pop(key)
+            node[writable(key)] = _clean_tree(value)
+        return node
+    if isinstance(node, list):
+        node[:] = [_clean_tree(v) for v in node]
+        return node
+    return writable(node)
+
+
+def make_writable(results: list[NotebookResult]) -> None:
+    """Make every string of ``results`` encodable as UTF-8, in place, before anything is written.
+
+    Student code controls exception messages, cell sources and file names; one
+    unencodable character must not keep a grade from being recorded.
+    """
+    for r in results:
+        r.student, r.notebook, r.submitted_as = writable(r.student), writable(r.notebook), writable(r.submitted_as)
+        r.error, r.output = writable(r.error), writable(r.output)
+        r.notes = [writable(n) for n in r.notes]
+        for e in r.exercises:
+            e.message = writable(e.message)
+            e.lines = [writable(line) for line in e.lines]
+        if r.assembled is not None:
+            _clean_tree(r.assembled)
+
+
 def write_autograded(folder: Path, submitted: Path, results: list[NotebookResult]) -> None:
     """The graded notebook for formgrader: the course's cells, the student's solutions, verdicts as outputs."""
     folder.mkdir(parents=True, exist_ok=True)
-    stamp = submitted / "timestamp.txt"
-    if stamp.is_file():
-        (folder / "timestamp.txt").write_text(stamp.read_text()[:200])
+    stamp = read_timestamp(submitted)
+    if stamp is not None:
+        (folder / "timestamp.txt").write_text(stamp, encoding="utf-8")
     for result in results:
         if result.assembled is None:
             continue
@@ -232,15 +296,15 @@ def write_student_files(out: Path, feedback_dir: Path, results: list[NotebookRes
     fb = feedback_dir / student / assignment
     fb.mkdir(parents=True, exist_ok=True)
     for r in results:
-        (fb / f"{Path(r.notebook).stem}.html").write_text(feedback_html(results, r))
+        (fb / f"{Path(r.notebook).stem}.html").write_text(feedback_html(results, r), encoding="utf-8")
     target = out / "results" / student / assignment
     target.mkdir(parents=True, exist_ok=True)
-    (target / "results.json").write_text(json.dumps(gradescope_results(results), indent=1))
+    (target / "results.json").write_text(json.dumps(gradescope_results(results), indent=1), encoding="utf-8")
 
 
 def write_csv(path: Path, all_results: list[NotebookResult]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
+    with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["student", "assignment", "notebook", "exercise", "points", "max_points", "status", "seed"])
         for r in all_results:

@@ -34,7 +34,7 @@ COURSE = PACKAGE.parent
 CHILD_SCRIPT = Path(__file__).resolve().with_name("child.py")
 SANDBOX_UID_BASE = 64000  # children run as uids 64000..64255 (no login, no files, no other processes)
 SANDBOX_UIDS = 256
-MAX_MESSAGE = 64 * 1024 * 1024
+MAX_MESSAGE = 8 * 1024 * 1024  # the largest honest reply is ~20 KB; parsing 8 MiB costs ~150 MB at worst
 
 
 @dataclasses.dataclass
@@ -101,6 +101,75 @@ def namespaces_work() -> bool:
     return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
 
 
+def _state_dir() -> Path:
+    """Where runs record the permissions they took away: it must outlive a reboot-less crash."""
+    return Path("/var/tmp") if os.path.isdir("/var/tmp") else Path(tempfile.gettempdir())
+
+
+HIDDEN_STATE: Path | None = None  # None: <_state_dir()>/rnngrade-hidden (tests point it elsewhere)
+
+
+def _process_start(pid: int) -> str | None:
+    """The start time of process ``pid`` (field 22 of /proc/<pid>/stat), or None if it is gone.
+
+    Together with the pid it names a process even after the pid is reused.
+    """
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text.rpartition(")")[2].split()[19]
+
+
+@contextlib.contextmanager
+def _locked_state():
+    """The shared record of hidden paths, locked against every other grading run on this machine."""
+    import fcntl
+
+    folder = HIDDEN_STATE or _state_dir() / "rnngrade-hidden"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    fd = os.open(folder / "lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        path = folder / "state.json"
+        try:
+            state = json.loads(path.read_text())
+            state = {"holders": list(state["holders"]), "modes": dict(state["modes"])}
+        except (OSError, ValueError, KeyError, TypeError):
+            state = {"holders": [], "modes": {}}
+
+        def save() -> None:
+            tmp = folder / "state.json.new"
+            tmp.write_text(json.dumps(state))
+            os.replace(tmp, path)
+
+        yield state, save
+        save()
+    finally:
+        os.close(fd)
+
+
+def _restore(modes: dict[str, int]) -> None:
+    for path, mode in reversed(list(modes.items())):
+        try:
+            os.chmod(path, mode, follow_symlinks=False)
+        except (OSError, NotImplementedError):
+            pass
+
+
+def _drop_dead_holders(state: dict) -> None:
+    """Forget runs that died without restoring (SIGKILL, a power cut); if none is left, restore."""
+    alive = [h for h in state["holders"] if _process_start(h[0]) == h[1]]
+    if len(alive) < len(state["holders"]) and not alive and state["modes"]:
+        warn_always(
+            f"a grading run was killed while it hid {len(state['modes'])} path(s) from other users; "
+            "their permissions are restored now"
+        )
+        _restore(state["modes"])
+        state["modes"] = {}
+    state["holders"] = alive
+
+
 @contextlib.contextmanager
 def hidden_by_permissions(hide: list[Path], keep: list[str]):
     """While the block runs, other users may not enter or read the ``hide`` paths.
@@ -109,12 +178,18 @@ def hidden_by_permissions(hide: list[Path], keep: list[str]):
     empty mounts, so it takes "others" permissions away from every hidden path
     instead, and gives them back afterwards. A hidden directory that holds a path
     the children need (``keep``: the course's .venv, say) stays traversable and
-    its other entries are hidden one by one. Yields the paths it changed.
+    its other entries are hidden one by one. Yields the paths it hides.
+
+    Grading runs that overlap share one record (under a lock): a path keeps its
+    original mode on file while any run still needs it hidden, and the last run
+    to finish restores it. A run that was killed is noticed by the next one,
+    which restores what it left.
     """
     keep_real = [os.path.realpath(k) for k in keep]
-    changed: list[tuple[str, int]] = []
+    me = [os.getpid(), _process_start(os.getpid()), os.urandom(8).hex()]
+    mine: list[str] = []
 
-    def hide_path(path: str) -> None:
+    def hide_path(path: str, modes: dict[str, int]) -> None:
         try:
             info = os.lstat(path)
         except OSError:
@@ -127,23 +202,46 @@ def hidden_by_permissions(hide: list[Path], keep: list[str]):
         if any(k.startswith(real + os.sep) for k in keep_real):  # above a kept path: hide its siblings
             if stat.S_ISDIR(info.st_mode):
                 for entry in os.scandir(real):
-                    hide_path(entry.path)
+                    hide_path(entry.path, modes)
             return
         mode = stat.S_IMODE(info.st_mode)
-        if mode & 0o007:
-            os.chmod(real, mode & ~0o007)
-            changed.append((real, mode))
+        if real in modes:  # another run hid it: its original mode is on file
+            mine.append(real)
+        elif mode & 0o007:
+            todo.append((real, mode))
 
+    todo: list[tuple[str, int]] = []
+
+    with _locked_state() as (state, save):
+        _drop_dead_holders(state)
+        state["holders"].append(me)
+        try:
+            for path in hide:
+                hide_path(str(path), state["modes"])
+            state["modes"].update(todo)
+            save()  # on file before any change: a run killed in between leaves nothing unrecorded
+            for real, mode in todo:
+                os.chmod(real, mode & ~0o007)
+                mine.append(real)
+        except BaseException:
+            state["holders"].remove(me)
+            if not state["holders"]:
+                _restore(state["modes"])
+                state["modes"] = {}
+            raise
     try:
-        for path in hide:
-            hide_path(str(path))
-        yield [path for path, _ in changed]
+        yield mine
     finally:
-        for path, mode in reversed(changed):
-            try:
-                os.chmod(path, mode)
-            except OSError:
-                pass
+        with _locked_state() as (state, _):
+            state["holders"] = [h for h in state["holders"] if h != me]
+            _drop_dead_holders(state)
+            if not state["holders"]:
+                _restore(state["modes"])
+                state["modes"] = {}
+
+
+def warn_always(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def warn_once(message: str) -> None:
@@ -396,6 +494,72 @@ def _base_env() -> dict[str, str]:
 # --------------------------------------------------------------------------
 
 
+SHARED_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock", "/dev/mqueue")
+_IPC = {"shm": "shmid", "sem": "semid", "msg": "msqid"}
+
+
+def remove_leftovers(uid: int) -> list[str]:
+    """Remove what ``uid`` left where every user may write: files, System V IPC objects.
+
+    The uid-only sandbox has no private /tmp or IPC namespace, so a child could
+    leave a file or a shared memory segment for a later child (another student's)
+    to read, or to fill the machine's memory with. Returns what it removed.
+    """
+    removed: list[str] = []
+    for kind, id_column in _IPC.items():
+        try:
+            header, *rows = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()
+        except (OSError, ValueError):
+            continue
+        columns = header.split()
+        for row in rows:
+            fields = dict(zip(columns, row.split()))
+            if str(uid) in (fields.get("uid"), fields.get("cuid")) and fields.get(id_column, "").isdigit():
+                if _ipc_remove(kind, int(fields[id_column])):
+                    removed.append(f"{kind} {fields[id_column]}")
+    roots = {os.path.realpath(d) for d in (*SHARED_DIRS, tempfile.gettempdir()) if os.path.isdir(d)}
+    for root in sorted(roots):
+        _remove_owned(root, uid, removed, depth=0)
+    return removed
+
+
+def _ipc_remove(kind: str, ident: int) -> bool:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    IPC_RMID = 0
+    if kind == "shm":
+        return libc.shmctl(ident, IPC_RMID, None) == 0
+    if kind == "sem":
+        return libc.semctl(ident, 0, IPC_RMID) == 0
+    return libc.msgctl(ident, IPC_RMID, None) == 0
+
+
+def _remove_owned(folder: str, uid: int, removed: list[str], depth: int) -> None:
+    """Entries of ``folder`` owned by ``uid``; below, only directories anyone may write to
+    (the only other places the uid could have created something)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if info.st_uid == uid:
+            try:
+                if stat.S_ISDIR(info.st_mode):
+                    shutil.rmtree(entry.path)
+                else:
+                    os.unlink(entry.path)
+                removed.append(entry.path)
+            except OSError:
+                pass
+        elif stat.S_ISDIR(info.st_mode) and info.st_mode & 0o002 and depth < 4:
+            _remove_owned(entry.path, uid, removed, depth + 1)
+
+
 def _claim_uid(slot: int) -> tuple[int, int]:
     """A uid no other child on this machine uses now (an flock per uid, across grader processes).
 
@@ -416,6 +580,29 @@ def _claim_uid(slot: int) -> tuple[int, int]:
             continue
         return uid, fd
     raise RuntimeError("no free sandbox uid: more than 256 grading children at once")
+
+
+_live: set = set()  # children started and not yet closed, for stop_all
+_live_lock = threading.Lock()
+_stopping = threading.Event()
+
+
+def stop_all() -> None:
+    """The run is stopping (a signal, Ctrl-C): kill every child, and start no new one.
+
+    Called from the main thread while worker threads may still be grading; each
+    of them then gets a Fault from its child and finishes quickly.
+    """
+    _stopping.set()
+    with _live_lock:
+        children = list(_live)
+    for child in children:
+        child.kill()
+
+
+def allow_children() -> None:
+    """A new run may start children again (after :func:`stop_all`)."""
+    _stopping.clear()
 
 
 class Child:
@@ -455,6 +642,10 @@ class Child:
     # -- lifecycle ---------------------------------------------------------
 
     def start(self) -> dict | Fault:
+        if _stopping.is_set():
+            return Fault("died", "the grading run is stopping")
+        with _live_lock:
+            _live.add(self)
         cmd_r, cmd_w = os.pipe()
         res_r, res_w = os.pipe()
         out_r, out_w = os.pipe()
@@ -504,14 +695,23 @@ class Child:
             self.sandbox = hello.get("sandbox", {})
         return hello
 
+    def kill(self) -> None:
+        """Kill the child and everything it started (its pipes and files stay until :meth:`close`)."""
+        proc = self.proc
+        if proc is None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self._kill_uid()
+
     def close(self) -> None:
         """Kill the child, everything it started, and remove its work directory."""
+        with _live_lock:
+            _live.discard(self)
         if self.proc is not None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            self._kill_uid()
+            self.kill()
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -525,6 +725,8 @@ class Child:
         if self.memory_group is not None:
             self.memory_group.remove()
             self.memory_group = None
+        if self.uid is not None and not self.namespaces:  # no private IPC or tmpfs: clean up after it
+            remove_leftovers(self.uid)
         shutil.rmtree(self.work, ignore_errors=True)
         if self._uid_lock is not None:
             os.close(self._uid_lock)  # releases the uid for the next child

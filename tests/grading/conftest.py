@@ -48,6 +48,17 @@ def short_runner(runner):
     return engine.Runner(runner.template, SHORT, runner.hide, runner.isolate)
 
 
+@pytest.fixture
+def course_permissions():
+    """Tests that hide the course by permissions and then compare its modes run one at a time
+    (test workers run in parallel, and overlapping runs keep the course hidden until the last ends)."""
+    import fcntl
+
+    with open(Path(tempfile.gettempdir()) / "rnngrade-test-permissions.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def notebook_with(lesson, solved=None, edits=None) -> nbformat.NotebookNode:
     """The release with ``solved`` exercises filled in (all if None), then ``edits`` applied.
 

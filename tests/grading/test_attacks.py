@@ -286,7 +286,7 @@ def test_without_namespaces_children_still_run_under_their_own_uid(lesson, uid_o
 
 
 @needs_isolation
-def test_without_namespaces_the_course_is_hidden_by_permissions(lesson, uid_only_runner):
+def test_without_namespaces_the_course_is_hidden_by_permissions(lesson, uid_only_runner, course_permissions):
     """Reading the reference from disk fails while grading runs; the permissions come back afterwards."""
     from autograder.grading import sandbox
 
@@ -298,6 +298,89 @@ def test_without_namespaces_the_course_is_hidden_by_permissions(lesson, uid_only
     assert points(result)["softmax"] == 0
     assert "PermissionError" in {e.name: e for e in result.exercises}["softmax"].message
     assert os.stat(COURSE / "autograder").st_mode == before
+
+
+@needs_isolation
+def test_without_namespaces_files_and_ipc_objects_do_not_outlive_the_child(lesson, uid_only_runner):
+    """No private /tmp or IPC namespace: what the child's uid left in shared places is removed after it."""
+    marker = f"rnngrade-test-{os.getpid()}"
+    dirs = [d for d in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock") if os.access(d, os.W_OK)]
+    before = open("/proc/sysvipc/shm").read().count("\n")
+    code = "\n".join(
+        [f"open('{d}/{marker}', 'w').write('x')" for d in dirs]
+        + [
+            f"os.makedirs('/tmp/{marker}-dir/sub')",
+            "import ctypes",
+            "assert ctypes.CDLL(None).shmget(0, 1 << 20, 0o1600) >= 0",
+        ]
+    )
+    nb = notebook_with(lesson, edits={"count_rnn_parameters": append("import os\n" + code)})
+    result = grade_notebook(lesson, uid_only_runner, nb)
+    assert points(result) == full_points(lesson)  # everything was created: the cell ran to the end
+    assert [d for d in dirs if os.path.exists(f"{d}/{marker}")] == []
+    assert not os.path.exists(f"/tmp/{marker}-dir")
+    assert open("/proc/sysvipc/shm").read().count("\n") == before
+
+
+@needs_isolation
+def test_a_terminated_grader_restores_permissions_and_kills_its_children(tmp_path, course_permissions):
+    """SIGTERM in the middle of a uid-only run: the run stops within seconds, no child survives,
+    and the course's permissions are as before."""
+    import shutil
+    import signal
+    import sys
+
+    from autograder.grading import samples
+
+    built = samples.build_samples(COURSE, tmp_path / "a", "01_rnn_cell")["01_rnn_cell"]
+    for student in ("s1", "s2", "s3"):
+        folder = tmp_path / "submitted" / student / "01_rnn_cell"
+        shutil.copytree(built["sample-full"], folder)
+        path = folder / "01_rnn_cell.ipynb"
+        nb = path.read_text().replace("### BEGIN SOLUTION", "import time; time.sleep(25)\n    ### BEGIN SOLUTION", 1)
+        path.write_text(nb)
+    watched = COURSE / "autograder"
+    before = os.stat(watched).st_mode
+    env = {**os.environ, "RNNGRADE_NO_NAMESPACES": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "autograder", "grade", str(tmp_path / "submitted"), "--db-url", "none", "--quiet",
+         "--output", str(tmp_path / "out"), "--autograded", str(tmp_path / "ag"), "--feedback", str(tmp_path / "fb")],
+        cwd=COURSE, env=env, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 60
+    children: set[int] = set()
+    while time.monotonic() < deadline and len(children) < 2:  # two jobs: two children sleeping
+        children |= _sandboxed_descendants(proc.pid)
+        time.sleep(0.2)
+    assert children, "no child started"
+    assert os.stat(watched).st_mode != before  # hidden while grading
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "stopped by SIGTERM" in err
+    assert os.stat(watched).st_mode == before
+    assert [pid for pid in children if os.path.exists(f"/proc/{pid}")] == []
+
+
+def _sandboxed_descendants(root: int) -> set[int]:
+    """Processes below ``root`` that run under a sandbox uid."""
+    from autograder.grading import sandbox
+
+    parent, uid = {}, {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            parent[int(pid)] = int(open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()[1])
+            uid[int(pid)] = os.stat(f"/proc/{pid}").st_uid
+        except (OSError, ValueError, IndexError):
+            continue
+    found = set()
+    for pid in parent:
+        p = pid
+        while p in parent and p not in (root, 0, 1):
+            p = parent[p]
+        if p == root and sandbox.SANDBOX_UID_BASE <= uid[pid] < sandbox.SANDBOX_UID_BASE + sandbox.SANDBOX_UIDS:
+            found.add(pid)
+    return found
 
 
 def test_a_notebook_has_a_time_budget(lesson, runner):

@@ -222,8 +222,52 @@ def test_damaged_resubmissions_are_graded_and_replace_stale_scores(tmp_path):
     assert "nested far too deeply" in feedback["deep"].error
 
 
+def test_text_that_is_not_utf8_and_odd_timestamps_are_recorded(tmp_path):
+    """Lone surrogates (in an exception message, a cell, a file name) and a timestamp.txt that is
+    not UTF-8, a link to a secret, or a FIFO: every grade is recorded, nothing secret is copied."""
+    built = samples.build_samples(COURSE, tmp_path / "a", LESSON)[LESSON]
+    full = samples.expected_scores(LESSON)["sample-full"]
+    students = ["surrogate", "badname", "stamp_bytes", "stamp_link", "stamp_fifo"]
+    for student in students:
+        shutil.copytree(built["sample-full"], tmp_path / "submitted" / student / LESSON)
+    folder = {s: tmp_path / "submitted" / s / LESSON for s in students}
+    path = folder["surrogate"] / f"{LESSON}.ipynb"
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if grade_id == "count_rnn_parameters":  # the message of its exception holds a lone surrogate
+            cell["source"] = "def count_rnn_parameters(**kwargs):\n    raise ValueError('bad \\udc80 byte')\n"
+        elif grade_id == "q_weight_sharing":  # a written answer holds one itself
+            cell["source"] = "The same weights \udc80 at every step."
+    path.write_text(json.dumps(nb))  # ASCII JSON: the lone surrogate is an escape, as a broken editor writes it
+    os.rename(folder["badname"] / f"{LESSON}.ipynb", os.path.join(os.fsencode(folder["badname"]), b"\xffnotebook.ipynb"))
+    (folder["stamp_bytes"] / "timestamp.txt").write_bytes(b"\xff\xfe2024-01-01 00:00:00")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("SECRET")
+    (folder["stamp_link"] / "timestamp.txt").unlink(missing_ok=True)
+    (folder["stamp_link"] / "timestamp.txt").symlink_to(secret)
+    (folder["stamp_fifo"] / "timestamp.txt").unlink(missing_ok=True)
+    os.mkfifo(folder["stamp_fifo"] / "timestamp.txt")
+
+    result = run(tmp_path, tmp_path / "submitted")
+    assert result.faults == []
+    scores = gradebook_scores(tmp_path)
+    assert scores["surrogate"] == full - 1  # count_rnn_parameters raised; everything else counts
+    assert {s: scores[s] for s in students[1:]} == {s: full for s in students[1:]}
+    with open(tmp_path / "out" / "grades.csv", encoding="utf-8") as f:
+        assert {row["student"] for row in csv.DictReader(f)} == set(students)
+    message = {e.name: e for e in next(r for r in result.results if r.student == "surrogate").exercises}["count_rnn_parameters"].message
+    assert "ValueError" in message and "\\udc80" in message
+    graded = (tmp_path / "autograded" / "surrogate" / LESSON / f"{LESSON}.ipynb").read_text(encoding="utf-8")
+    assert "\\udc80" in graded
+    assert (tmp_path / "out" / "results" / "badname" / LESSON / "results.json").is_file()
+    assert not (tmp_path / "autograded" / "stamp_link" / LESSON / "timestamp.txt").exists()
+    assert not (tmp_path / "autograded" / "stamp_fifo" / LESSON / "timestamp.txt").exists()
+    assert "2024" in (tmp_path / "autograded" / "stamp_bytes" / LESSON / "timestamp.txt").read_text(encoding="utf-8")
+
+
 @needs_isolation
-def test_root_without_namespaces_grades_in_the_uid_only_sandbox(tmp_path, monkeypatch, capsys):
+def test_root_without_namespaces_grades_in_the_uid_only_sandbox(tmp_path, monkeypatch, capsys, course_permissions):
     """Where unshare is refused (a default Docker container), children run under their own uid and
     the course is hidden by permissions during the run, then restored."""
     monkeypatch.setenv("RNNGRADE_NO_NAMESPACES", "1")
