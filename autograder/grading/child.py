@@ -107,6 +107,9 @@ def limit(cfg: dict) -> None:
     }
     if cfg["uid"] is not None:  # only meaningful for a uid of its own
         limits[resource.RLIMIT_NPROC] = cfg["processes"]
+        # No POSIX message queues: without an IPC namespace one would outlive the child,
+        # and without /dev/mqueue mounted the grader could not find it to remove it.
+        limits[resource.RLIMIT_MSGQUEUE] = 0
     for which, value in limits.items():
         resource.setrlimit(which, (value, value))
 

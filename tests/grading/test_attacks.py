@@ -312,6 +312,8 @@ def test_without_namespaces_files_and_ipc_objects_do_not_outlive_the_child(lesso
             f"os.makedirs('/tmp/{marker}-dir/sub')",
             "import ctypes",
             "assert ctypes.CDLL(None).shmget(0, 1 << 20, 0o1600) >= 0",
+            "rt = ctypes.CDLL('librt.so.1')",
+            f"assert rt.mq_open(b'/{marker}', os.O_CREAT | os.O_RDWR, 0o600, None) == -1  # RLIMIT_MSGQUEUE is 0",
         ]
     )
     nb = notebook_with(lesson, edits={"count_rnn_parameters": append("import os\n" + code)})
