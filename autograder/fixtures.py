@@ -6,7 +6,10 @@ directory and compares with what is committed.
 Each exercise gets ``data/fixtures/<lesson>/<exercise>.json`` holding, per
 case, the inputs, the reference's graded outputs, and the graded outputs of
 every catalogued mistake (so the self-check can name a mistake without
-shipping any code that makes it). The seed of each exercise is derived from
+shipping any code that makes it); a mistake that gives no outputs on a case
+(its return value is rejected by the exercise's ``call``, it changes an input
+in place, it raises) has its problem under ``mistake_problems`` instead, and a
+case with a crash hint keeps it under ``hint``. The seed of each exercise is derived from
 its name, so adding an exercise never changes another's cases.
 """
 
@@ -21,7 +24,7 @@ import numpy as np
 
 from autograder.reference import MISTAKES, REFERENCE
 from autograder.suites import EXERCISES
-from autograder.suites.core import Exercise, encode, unpack
+from autograder.suites.core import Exercise, Problem, encode
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -34,16 +37,11 @@ def public_seed(exercise: Exercise) -> int:
     return zlib.crc32(f"public:{exercise.lesson}:{exercise.name}".encode())
 
 
-def graded_outputs(exercise: Exercise, fn, inputs) -> dict:
+def graded_outputs(exercise: Exercise, fn, inputs) -> dict | Problem:
+    """What ``fn`` gives on one case: its graded outputs, or the :class:`Problem` it meets instead."""
     # Backward passes need a forward pass to build their cache: the reference's.
     helpers = {name: REFERENCE[name] for name in exercise.needs}
-    with np.errstate(all="ignore"):
-        given = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in inputs.items()}
-        raw = exercise.run(fn, given, helpers)
-    outputs, returned = unpack(exercise, raw)
-    if not returned.ok:
-        raise RuntimeError(f"{exercise.name}: {returned.message}")
-    return {name: outputs[name] for name in exercise.graded}
+    return exercise.outcome(fn, inputs, helpers)
 
 
 def build_fixture(exercise: Exercise) -> dict:
@@ -51,21 +49,26 @@ def build_fixture(exercise: Exercise) -> dict:
     cases = []
     for case in exercise.make_cases(rng):
         expected = graded_outputs(exercise, REFERENCE[exercise.name], case.inputs)
-        mistakes = {}
+        if isinstance(expected, Problem):
+            raise RuntimeError(f"{exercise.name}: the reference fails case '{case.name}': {expected.message}")
+        mistakes, problems = {}, {}
         for m in exercise.mistakes:
-            try:
-                outputs = graded_outputs(exercise, MISTAKES[exercise.name][m.key], case.inputs)
-            except (ValueError, IndexError):  # e.g. a layer fed inputs of the wrong width
-                continue  # a mistake that cannot run on this case names nothing there
-            mistakes[m.key] = {k: encode(v) for k, v in outputs.items()}
-        cases.append(
-            {
-                "name": case.name,
-                "inputs": {k: encode(v) for k, v in case.inputs.items()},
-                "expected": {k: encode(v) for k, v in expected.items()},
-                "mistakes": mistakes,
-            }
-        )
+            outcome = graded_outputs(exercise, MISTAKES[exercise.name][m.key], case.inputs)
+            if isinstance(outcome, Problem):  # e.g. a layer fed inputs of the wrong width raises
+                problems[m.key] = {"kind": outcome.kind, "message": outcome.message}
+            else:
+                mistakes[m.key] = {k: encode(v) for k, v in outcome.items()}
+        entry = {
+            "name": case.name,
+            "inputs": {k: encode(v) for k, v in case.inputs.items()},
+            "expected": {k: encode(v) for k, v in expected.items()},
+            "mistakes": mistakes,
+        }
+        if problems:
+            entry["mistake_problems"] = problems
+        if case.hint:
+            entry["hint"] = case.hint
+        cases.append(entry)
     return {
         "exercise": exercise.name,
         "lesson": exercise.lesson,

@@ -22,12 +22,14 @@ from autograder.suites.core import (
     Exercise,
     Finding,
     HelperFailed,
+    Problem,
     compare_outputs,
     copy_inputs,
     decode,
     diagnose,
     inputs_unchanged,
     outputs_match,
+    raised,
     unpack,
 )
 
@@ -48,7 +50,11 @@ def fixture_path(exercise: Exercise) -> Path:
 
 
 def load_fixture(exercise: Exercise) -> tuple[list[Case], list[dict], list[dict]]:
-    """Cases, expected graded outputs per case, and each mistake's outputs per case."""
+    """Cases, expected graded outputs per case, and what each mistake gives per case.
+
+    A mistake gives its graded outputs, or a :class:`Problem` (the ``call``
+    rejected what it returned, or it raised) where it gives none.
+    """
     path = fixture_path(exercise)
     try:
         data = json.loads(path.read_text())
@@ -59,11 +65,14 @@ def load_fixture(exercise: Exercise) -> tuple[list[Case], list[dict], list[dict]
         ) from None
     cases, expected, mistakes = [], [], []
     for c in data["cases"]:
-        cases.append(Case(c["name"], {k: decode(v) for k, v in c["inputs"].items()}))
+        cases.append(Case(c["name"], {k: decode(v) for k, v in c["inputs"].items()}, c.get("hint", "")))
         expected.append({k: decode(v) for k, v in c["expected"].items()})
-        mistakes.append(
-            {key: {k: decode(v) for k, v in outs.items()} for key, outs in c["mistakes"].items()}
-        )
+        by_key: dict[str, Any] = {
+            key: {k: decode(v) for k, v in outs.items()} for key, outs in c["mistakes"].items()
+        }
+        for key, problem in c.get("mistake_problems", {}).items():
+            by_key[key] = Problem(problem["kind"], problem["message"])
+        mistakes.append(by_key)
     return cases, expected, mistakes
 
 
@@ -90,6 +99,25 @@ def _short_traceback(exc: BaseException, keep: int = 3) -> str:
     return "".join(lines).rstrip()
 
 
+def headline(exercise: Exercise, message: str) -> str:
+    """``message`` with the function's name in front, said once."""
+    return message if message.startswith(exercise.name) else f"{exercise.name}: {message}"
+
+
+def first_failing(findings: list[Finding]) -> Finding:
+    """The failing finding to lead with: the earliest property in PROPERTY_ORDER, then output order.
+
+    A structure or shape problem explains the values that follow from it, so it
+    comes first even when a value of an earlier output also differs.
+    """
+    failing = [f for f in findings if not f.ok]
+    return min(failing, key=lambda f: PROPERTY_ORDER.index(f.prop) if f.prop in PROPERTY_ORDER else len(PROPERTY_ORDER))
+
+
+def _known_mistake(m) -> str:
+    return f"\nThis looks like a known mistake: {m.what}.\nHow to find it: {m.hint}."
+
+
 def helper_failed(exercise: Exercise, helper: str, case: str, trace: str) -> dict[str, Any]:
     """The verdict when a function the check runs first (a forward pass) crashed."""
     return {
@@ -112,10 +140,12 @@ def evaluate(
     The result has: ``status`` ("pass", "not_attempted", "error", "fail"),
     ``findings`` (the findings that decide the verdict), ``case`` (the name of
     the case they come from), ``message`` (one paragraph), ``mistakes`` (the
-    catalogued mistakes the learner's outputs equal on every case) and
-    ``maybe`` (those that match on the failing case only).
+    catalogued mistakes that give what the learner's function gives on every
+    case) and ``maybe`` (those that match on the failing case only). A crash on
+    a case, when the cases before it pass, is an "error"; it still names the
+    catalogued mistake that raises the same error there, or else the case's hint.
     """
-    actual_by_case: list[dict | None] = []
+    actual_by_case: list[dict | Problem | None] = []
     verdict: dict[str, Any] | None = None
     last_findings: list[Finding] = []
     crashed_later = ""
@@ -141,7 +171,7 @@ def evaluate(
             return helper_failed(exercise, exc.name, case.name, _short_traceback(exc.error))
         except CallProblem as exc:  # e.g. a return value nested the wrong way, a cache changed
             findings = [Finding(exc.prop, False, exc.message)]
-            actual_by_case.append(None)
+            actual_by_case.append(Problem("call", exc.message))
             last_findings = findings
             if verdict is None:
                 verdict = {"case": case.name, "findings": findings, "index": len(actual_by_case) - 1}
@@ -151,12 +181,19 @@ def evaluate(
             if verdict is not None:  # an earlier case already failed: that is the thing to fix first
                 crashed_later = crash
                 break
+            message = f"{exercise.name} {crash}:\n" + _short_traceback(exc)
+            # The cases before passed; a mistake invisible on them that raises this very error here is named.
+            found = diagnose(exercise, [*actual_by_case, raised(exc)], mistakes)
+            if found:
+                message += _known_mistake(found[0])
+            elif case.hint:
+                message += f"\nHint: {case.hint}"
             return {
                 "status": "error",
                 "findings": [],
                 "case": case.name,
-                "message": f"{exercise.name} {crash}:\n" + _short_traceback(exc),
-                "mistakes": [],
+                "message": message,
+                "mistakes": found,
                 "maybe": [],
             }
         outputs, returned = unpack(exercise, raw)
@@ -166,7 +203,7 @@ def evaluate(
             findings.append(inputs_unchanged(originals, given))
             actual_by_case.append(outputs)
         else:
-            actual_by_case.append(None)
+            actual_by_case.append(Problem("call", returned.message))
         last_findings = findings
         if verdict is None and not all(f.ok for f in findings):
             verdict = {"case": case.name, "findings": findings, "index": len(actual_by_case) - 1}
@@ -182,9 +219,9 @@ def evaluate(
         }
     found = diagnose(exercise, actual_by_case, mistakes)
     i = verdict["index"]
-    failed = next(f for f in verdict["findings"] if not f.ok)
+    failed = first_failing(verdict["findings"])
     maybe = []
-    if not found and failed.prop == "values" and actual_by_case[i] is not None:
+    if not found and failed.prop == "values" and isinstance(actual_by_case[i], dict):
         # A partial match is a hint only where the mistake really changes this case's
         # output; a dtype or in-place failure says nothing about the values.
         exp_i = expected[i]
@@ -195,12 +232,11 @@ def evaluate(
             and not outputs_match(exercise, exp_i, mistakes[i][m.key])
             and outputs_match(exercise, mistakes[i][m.key], actual_by_case[i])
         ]
-    message = f"{exercise.name}: {failed.message} (case '{verdict['case']}')."
+    message = f"{headline(exercise, failed.message)} (case '{verdict['case']}')."
     if crashed_later:
         message += f"\n(After that case it also {crashed_later}.)"
     if found:
-        m = found[0]
-        message += f"\nThis looks like a known mistake: {m.what}.\nHow to find it: {m.hint}."
+        message += _known_mistake(found[0])
     elif maybe:
         m = maybe[0]
         message += (
@@ -227,8 +263,8 @@ def report_lines(exercise: Exercise, result: dict[str, Any], n_cases: int) -> li
     by_prop: dict[str, list[Finding]] = {}
     for f in result["findings"]:
         by_prop.setdefault(f.prop, []).append(f)
-    failed_at = next(
-        (PROPERTY_ORDER.index(f.prop) for f in result["findings"] if not f.ok), len(PROPERTY_ORDER)
+    failed_at = min(
+        (PROPERTY_ORDER.index(f.prop) for f in result["findings"] if not f.ok), default=len(PROPERTY_ORDER)
     )
     for prop in PROPERTY_ORDER:
         if prop not in by_prop:

@@ -101,6 +101,12 @@ REFERENCE = {
 
 def _stacked_forward_mistake(kind):
     def forward(x, h0s, params):
+        if kind == "lists_emptied":  # right values, but the caller's lists are empty afterwards
+            h, cache = x, []
+            while h0s:
+                h, layer_cache = rnn_forward(h, h0s.pop(0), *params.pop(0))
+                cache.append(layer_cache)
+            return h, cache
         h, states = x, []
         for layer, (h0, layer_params) in enumerate(zip(h0s, params)):
             layer_input = h
@@ -119,6 +125,20 @@ def _stacked_forward_mistake(kind):
 
 def _stacked_backward_mistake(kind):
     def backward(dh, cache):
+        if kind == "three_layers_hard_coded":
+            dh0s, dparams = [None] * 3, [None] * 3
+            for layer in (2, 1, 0):
+                dh, dh0s[layer], *grads = rnn_backward(dh, cache[layer])
+                dparams[layer] = tuple(grads)
+            return dh, dh0s, dparams
+        if kind == "cache_reversed_in_place":
+            cache.reverse()
+            dh0s, dparams = [], []
+            for layer_cache in cache:
+                dh, dh0, *grads = rnn_backward(dh, layer_cache)
+                dh0s.insert(0, dh0)
+                dparams.insert(0, tuple(grads))
+            return dh, dh0s, dparams
         dh_top = dh
         layers = list(range(len(cache)))
         order = layers if kind == "bottom_layer_first" else layers[::-1]
@@ -140,6 +160,8 @@ def _stacked_backward_mistake(kind):
             dh0s = dh0s[::-1]
         if kind == "lists_reversed":
             dparams = dparams[::-1]
+        if kind == "dparams_by_parameter":
+            dparams = [tuple(layer[k] for layer in dparams) for k in range(3)]
         return dx, dh0s, dparams
     return backward
 
@@ -166,7 +188,7 @@ def _bidirectional_forward_mistake(kind):
 def _bidirectional_backward_mistake(kind):
     def backward(dh, cache):
         cache_f, cache_b = cache
-        H = dh.shape[2] // 2
+        H = dh.shape[1] if kind == "H_from_time_axis" else dh.shape[2] // 2
         dh_f, dh_b = dh[:, :, :H], dh[:, :, H:]
         if kind == "halves_swapped":
             dh_f, dh_b = dh_b, dh_f
@@ -193,6 +215,7 @@ MISTAKES = {
             "returns_bottom_layer",
             "same_params",
             "last_state_passed",
+            "lists_emptied",
         )
     },
     "stacked_rnn_backward": {
@@ -205,6 +228,9 @@ MISTAKES = {
             "dx_not_passed_on",
             "dh0s_reversed",
             "lists_reversed",
+            "three_layers_hard_coded",
+            "dparams_by_parameter",
+            "cache_reversed_in_place",
         )
     },
     "bidirectional_rnn_forward": {
@@ -221,6 +247,13 @@ MISTAKES = {
     },
     "bidirectional_rnn_backward": {
         kind: _bidirectional_backward_mistake(kind)
-        for kind in ("dh_b_not_reversed", "dx_b_not_reversed", "no_time_flips", "halves_swapped", "dx_forward_only")
+        for kind in (
+            "dh_b_not_reversed",
+            "dx_b_not_reversed",
+            "no_time_flips",
+            "halves_swapped",
+            "dx_forward_only",
+            "H_from_time_axis",
+        )
     },
 }

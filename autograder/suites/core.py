@@ -35,8 +35,10 @@ class CallProblem(Exception):
     """What a ``call`` found wrong in how the function behaved, other than a crash.
 
     Raised by :attr:`Exercise.call` (e.g. a return value of the wrong nesting, a
-    cache changed in place); both tiers report it as one failing property of
-    that case, like any other finding.
+    cache or a list argument changed in place); both tiers report it as one
+    failing property of that case, like any other finding. The message says what
+    is wrong ("dh0s should hold 4 arrays, ..."); the verdict puts the function's
+    name in front of it, unless the message already starts with that name.
     """
 
     def __init__(self, prop: str, message: str):
@@ -67,61 +69,125 @@ def run_helper(helpers: Mapping[str, Callable], name: str, *args: Any) -> Any:
         raise HelperFailed(name, exc) from exc
 
 
+def article(word: str) -> str:
+    """``word`` with its indefinite article, by sound: "a list", "an int", "an ndarray" (en-dee-array)."""
+    vowel_sound = word[:1].lower() in "aeiou" or word.lower().startswith("nd")
+    return f"{'an' if vowel_sound else 'a'} {word}"
+
+
 @dataclasses.dataclass
 class _Held:
-    """A container of a cache as it was: its type and a snapshot of every item."""
+    """A container as it was: its type, the objects it held, and a snapshot of each."""
 
     kind: type
-    items: Any  # list, or dict for a dict
+    originals: Any  # the items themselves (list, or dict for a dict), to tell a reordering from a write
+    items: Any  # their snapshots, in the same layout
 
 
 def _snapshot(obj: Any) -> Any:
-    """A deep copy of the containers and arrays of a cache (other objects by identity)."""
+    """A deep copy of the containers and arrays of ``obj`` (other objects by identity)."""
     if isinstance(obj, np.ndarray):
         return obj.copy()
     if isinstance(obj, (list, tuple)):
-        return _Held(type(obj), [_snapshot(v) for v in obj])
+        return _Held(type(obj), list(obj), [_snapshot(v) for v in obj])
     if isinstance(obj, dict):
-        return _Held(dict, {k: _snapshot(v) for k, v in obj.items()})
+        return _Held(dict, dict(obj), {k: _snapshot(v) for k, v in obj.items()})
     return obj
 
 
+def _changed_container(before: _Held, obj: Any, where: str) -> str | None:
+    """How the container ``obj`` itself changed (its items, their order), not what is inside them."""
+    if type(obj) is not before.kind:
+        return f"{where} is now {article(type(obj).__name__)}, not {article(before.kind.__name__)}"
+    if before.kind is dict:
+        lost = [k for k in before.originals if k not in obj]
+        if lost:
+            return f"{where} lost its item {lost[0]!r}"
+        added = [k for k in obj if k not in before.originals]
+        if added:
+            return f"{where} gained an item {added[0]!r}"
+        replaced = [k for k, v in before.originals.items() if obj[k] is not v]
+        return f"{where}[{replaced[0]!r}] was replaced" if replaced else None
+    now, was = list(obj), before.originals
+    if len(now) != len(was):
+        what = "lost items" if len(now) < len(was) else "gained items"
+        return f"{where} {what}: it held {len(was)}, now {len(now)}"
+    moved = [i for i, (a, b) in enumerate(zip(now, was)) if a is not b]
+    if not moved:
+        return None
+    if sorted(map(id, now)) == sorted(map(id, was)):  # the same objects, in another order
+        return (
+            f"{where} was reordered: it holds the same items in another order ({where}.reverse() and "
+            f"{where}.sort() reorder a list in place; reversed({where}) and {where}[::-1] leave it as it is)"
+        )
+    return f"{where}[{moved[0]}] was replaced"
+
+
 def _changed_part(before: Any, obj: Any, where: str) -> str | None:
-    """Where ``obj`` no longer equals its snapshot ``before`` ("cache[2][1]"), or None."""
+    """How ``obj`` no longer equals its snapshot ``before``, in words, or None.
+
+    A container is compared as a whole first (items lost, gained, reordered or
+    replaced: "cache was reordered: ..."), then item by item ("cache[2][1] was
+    written to"), so that ``cache.reverse()`` is not reported as a write into
+    its first item.
+    """
     if isinstance(before, np.ndarray):
-        same = isinstance(obj, np.ndarray) and obj.shape == before.shape
-        return None if same and np.array_equal(obj, before, equal_nan=True) else where
+        if not isinstance(obj, np.ndarray) or obj.shape != before.shape:
+            return f"{where} was replaced"
+        return None if np.array_equal(obj, before, equal_nan=True) else f"{where} was written to"
     if isinstance(before, _Held):
-        kind, items = before.kind, before.items
-        if type(obj) is not kind or len(obj) != len(items):
-            return where
-        keys = items.keys() if kind is dict else range(len(items))
+        found = _changed_container(before, obj, where)
+        if found:
+            return found
+        keys = before.items.keys() if before.kind is dict else range(len(before.items))
         for k in keys:
-            if kind is dict and k not in obj:
-                return where
-            found = _changed_part(items[k], obj[k], f"{where}[{k!r}]")
+            found = _changed_part(before.items[k], obj[k], f"{where}[{k!r}]")
             if found:
                 return found
         return None
-    return None if obj is before else where
+    return None if obj is before else f"{where} was replaced"
 
 
 def call_on_cache(fn: Callable, name: str, *args: Any) -> Any:
     """``fn(*args)``, whose last argument is a cache, checking that the call leaves it as it was.
 
-    A backward pass that writes into its cache (``z *= ...``, ``cache.pop()``) gives
-    other gradients when it is called again, e.g. by a gradient check.
+    A backward pass that writes into its cache (``z *= ...``, ``cache.pop()``,
+    ``cache.reverse()``) gives other gradients when it is called again, e.g. by a
+    gradient check.
     """
     before = _snapshot(args[-1])
     raw = fn(*args)
-    where = _changed_part(before, args[-1], "cache")
-    if where is not None:
+    change = _changed_part(before, args[-1], "cache")
+    if change is not None:
         raise CallProblem(
             "inputs",
-            f"{name} changed its cache in place ({where}); read the cache, never write to it "
-            "or pop from it: a second call (a gradient check, another loss) must see the "
+            f"{name} changed its cache in place ({change}); read the cache, never write to it, "
+            "reorder it or pop from it: a second call (a gradient check, another loss) must see the "
             "forward pass's values",
         )
+    return raw
+
+
+def call_keeping_inputs(fn: Callable, name: str, **args: Any) -> Any:
+    """``fn(*args.values())``, checking that the call leaves its list, tuple and dict arguments as they were.
+
+    Input arrays are compared after every call (:func:`inputs_unchanged`); the
+    lists a ``call`` builds from them (``h0s``, ``params``) exist only inside the
+    call, so they are checked here: a function that empties or reorders the
+    caller's list (``h0s.pop(0)``, ``params.reverse()``) or writes into an array
+    in it is reported by the argument's name.
+    """
+    held = {k: _snapshot(v) for k, v in args.items() if isinstance(v, (list, tuple, dict))}
+    raw = fn(*args.values())
+    for arg, before in held.items():
+        change = _changed_part(before, args[arg], arg)
+        if change is not None:
+            raise CallProblem(
+                "inputs",
+                f"{name} changed its input {arg} in place ({change}); leave the arguments as they "
+                "came, the caller still needs them: read them (iterate, index, reversed(...)) or work "
+                "on copies, never pop, append, reorder or += on them",
+            )
     return raw
 
 
@@ -140,6 +206,27 @@ class Case:
 
     name: str
     inputs: Arrays
+    # What a crash on this case most likely means, when the cases before it pass
+    # ("the layers have their own widths here: ..."); shown with the traceback.
+    hint: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """What a case gave instead of outputs: a problem its ``call`` found, or an error it raised.
+
+    ``kind`` is "call" (a :class:`CallProblem`, or a return value that cannot be
+    unpacked) or "raised" (``message`` is then "ValueError: ..."). A catalogued
+    mistake is recognised by its problem as by its outputs: the learner's must be
+    the same, word for word.
+    """
+
+    kind: str
+    message: str
+
+
+def raised(exc: BaseException) -> Problem:
+    return Problem("raised", f"{type(exc).__name__}: {exc}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,6 +263,26 @@ class Exercise:
         if self.call is not None:
             return self.call(fn, dict(inputs), dict(helpers))
         return fn(**inputs)
+
+    def outcome(self, fn: Callable, inputs: Mapping[str, Any], helpers: Mapping[str, Callable] = {}) -> Any:
+        """The graded outputs of ``fn`` on one case, or the :class:`Problem` it gave instead.
+
+        How fixtures record the reference and every catalogued mistake. Inputs are
+        copied first; a stub's ``NotImplementedError`` passes through.
+        """
+        try:
+            with np.errstate(all="ignore"):
+                raw = self.run(fn, copy_inputs(inputs), helpers)
+        except NotImplementedError:
+            raise
+        except CallProblem as exc:
+            return Problem("call", exc.message)
+        except Exception as exc:  # noqa: BLE001 — a mistake that crashes on a case is recognised by it
+            return raised(exc)
+        outputs, returned = unpack(self, raw)
+        if not returned.ok:
+            return Problem("call", returned.message)
+        return {name: outputs[name] for name in self.graded}
 
     def mistake(self, key: str) -> Mistake:
         for m in self.mistakes:
@@ -219,8 +326,16 @@ def _is_integer(value: Any) -> bool:
 
 
 def compare_value(name: str, expected: Any, actual: Any, rtol: float, atol: float) -> list[Finding]:
-    """Compare one output. Stops at the first property that fails."""
+    """Compare one output. Stops at the first property that fails.
+
+    An output the case does not have (``expected`` is None: a layer that this
+    case's stack lacks, where ``call`` fills in None) is not compared.
+    """
     findings: list[Finding] = []
+    if expected is None:
+        if actual is None:
+            return findings
+        return [Finding("returns", False, f"{name}: this case has no {name}, got {article(type(actual).__name__)}")]
     if _is_integer(expected):
         if not _is_integer(actual):
             findings.append(Finding("type", False, f"{name}: expected an integer, got {type(actual).__name__}"))
@@ -307,12 +422,24 @@ def compare_outputs(
     return findings
 
 
-def outputs_match(exercise: Exercise, expected: Mapping[str, Any], actual: Mapping[str, Any]) -> bool:
-    """True when every graded output matches (NaN matching NaN)."""
+_ABSENT = object()
+
+
+def outputs_match(exercise: Exercise, expected: Any, actual: Any) -> bool:
+    """True when every graded output matches (NaN matching NaN).
+
+    False when either side is not a set of outputs (a :class:`Problem`, None).
+    """
+    if not isinstance(expected, Mapping) or not isinstance(actual, Mapping):
+        return False
     for name in exercise.graded:
-        e, a = expected.get(name), actual.get(name)
-        if e is None or a is None:
+        e, a = expected.get(name, _ABSENT), actual.get(name, _ABSENT)
+        if e is _ABSENT or a is _ABSENT:
             return False
+        if e is None or a is None:  # an output the case does not have matches only its absence
+            if e is not a:
+                return False
+            continue
         if _is_integer(e):
             if not _is_integer(a) or int(a) != int(e):
                 return False
@@ -324,18 +451,29 @@ def outputs_match(exercise: Exercise, expected: Mapping[str, Any], actual: Mappi
     return True
 
 
+def same_outcome(exercise: Exercise, recorded: Any, actual: Any) -> bool:
+    """Did the learner's case give what a mistake gave: the same outputs, or the same :class:`Problem`?"""
+    if isinstance(recorded, Problem) or isinstance(actual, Problem):
+        return recorded == actual
+    return outputs_match(exercise, recorded, actual)
+
+
 def diagnose(
     exercise: Exercise,
-    actual_by_case: Sequence[Mapping[str, Any] | None],
-    mistakes_by_case: Sequence[Mapping[str, Mapping[str, Any]]],
+    actual_by_case: Sequence[Mapping[str, Any] | Problem | None],
+    mistakes_by_case: Sequence[Mapping[str, Mapping[str, Any] | Problem]],
 ) -> list[Mistake]:
-    """The catalogued mistakes whose outputs equal the learner's on every case."""
+    """The catalogued mistakes that gave what the learner's function gave on every case.
+
+    Per case that is its outputs, or the :class:`Problem` it met instead (a
+    structure the ``call`` rejects, an input changed in place, an error raised).
+    """
     found = []
     for mistake in exercise.mistakes:
         if all(
             actual is not None
             and mistake.key in by_key
-            and outputs_match(exercise, by_key[mistake.key], actual)
+            and same_outcome(exercise, by_key[mistake.key], actual)
             for actual, by_key in zip(actual_by_case, mistakes_by_case)
         ):
             found.append(mistake)
@@ -370,7 +508,12 @@ def copy_inputs(inputs: Mapping[str, Any]) -> Arrays:
 
 
 def encode(value: Any) -> Any:
-    """A JSON-able form of an array or integer that :func:`decode` restores exactly."""
+    """A JSON-able form of an array, integer or None that :func:`decode` restores exactly.
+
+    None stands for an output a case does not have (see :func:`compare_value`).
+    """
+    if value is None:
+        return {"none": True}
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in "fiub":
             raise TypeError(f"cannot encode an array of dtype {value.dtype}")
@@ -382,7 +525,7 @@ def encode(value: Any) -> Any:
         return {"int": int(value)}
     if isinstance(value, (float, np.floating)):
         return {"float": _floats_to_json(float(value))}
-    raise TypeError(f"cannot encode a {type(value).__name__}")
+    raise TypeError(f"cannot encode {article(type(value).__name__)}")
 
 
 def _floats_to_json(data: Any) -> Any:
@@ -410,6 +553,8 @@ def decode(obj: Any) -> Any:
     """Inverse of :func:`encode`. Accepts only plain numeric data."""
     if not isinstance(obj, dict):
         raise ValueError("not an encoded value")
+    if "none" in obj:
+        return None
     if "int" in obj:
         return int(obj["int"])
     if "float" in obj:

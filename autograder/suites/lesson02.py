@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from autograder.suites.core import Case, Exercise, Mistake
+from autograder.suites.core import Case, Exercise, Mistake, call_keeping_inputs
 
 LESSON = "02_bptt"
 
@@ -637,7 +637,10 @@ def _tbptt_cases(rng: np.random.Generator) -> list[Case]:
 
 def _call_tbptt(fn: Callable, inputs: dict, helpers: dict) -> tuple:
     params = {k: inputs[k] for k in PARAM_NAMES}
-    result = fn(inputs["x"], inputs["y"], inputs["h0"], params, inputs["chunk_len"])
+    result = call_keeping_inputs(
+        fn, "truncated_bptt", x=inputs["x"], y=inputs["y"], h0=inputs["h0"], params=params,
+        chunk_len=inputs["chunk_len"],
+    )
     if not isinstance(result, tuple) or len(result) != 3:
         got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
         raise TypeError(f"truncated_bptt should return a tuple (loss, grads, h_last), got {got}")

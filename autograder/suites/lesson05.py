@@ -11,18 +11,33 @@ In the stacked cases every layer but the last case's has as many units as
 there are input features (D = H), so that a layer fed the wrong input or
 started from the wrong state gives wrong values, not just a crash; the last
 case gives every layer its own width (D != H_0 != H_1 ...), so that code which
-confuses the sizes fails too. Mistakes that crash on it are named from the
-cases before. Backward passes are graded with the learner's own forward
-(``needs``); fixtures and the grader run the reference and the mistakes with
-the reference forward. The nested return values are checked for their
-structure first, with a message that names the part that is wrong.
+confuses the sizes fails too (a crash there gets a hint that says so). Mistakes
+that crash on it are named from the cases before. The stacks have 2, 3 or 4
+layers, so that code written for one number of layers fails; the flattened
+gradients are named for up to ``MAX_LAYERS`` layers, and a case with fewer has
+None in the places of the layers it lacks, which are not compared. In the
+bidirectional backward cases T != H, so that a size read from the wrong axis
+fails. Backward passes are graded with the learner's own forward (``needs``);
+fixtures and the grader run the reference and the mistakes with the reference
+forward. The nested return values are checked for their structure first, with
+a message that names the part that is wrong, and the list and tuple arguments
+for being left as they came.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from autograder.suites.core import CallProblem, Case, Exercise, Mistake, call_on_cache, run_helper
+from autograder.suites.core import (
+    CallProblem,
+    Case,
+    Exercise,
+    Mistake,
+    article,
+    call_keeping_inputs,
+    call_on_cache,
+    run_helper,
+)
 
 LESSON = "05_deep_bidirectional"
 LAYER = ("W_xh", "W_hh", "b_h")
@@ -73,6 +88,15 @@ def _stack_inputs(rng, x, widths, h0_scale):
     return out
 
 
+def _widths_hint(D, widths) -> str:
+    return (
+        f"this is the first case whose layers have their own widths (D = {D}, "
+        f"H = {', '.join(map(str, widths))}; before, every layer had D units): a crash here usually "
+        "means a size taken from the wrong array, e.g. a buffer shaped like x (np.zeros_like(x)) or "
+        "one with D columns where a layer has H_l, or a layer given inputs or weights of another layer"
+    )
+
+
 def _stacked_cases(rng: np.random.Generator) -> list[Case]:
     N, T, D = 2, 5, 4  # every layer has H = D units, but in the last case
 
@@ -86,12 +110,14 @@ def _stacked_cases(rng: np.random.Generator) -> list[Case]:
         Case(
             "3 layers of widths 5, 3, 4 on D = 2 inputs, everything random",
             _stack_inputs(rng, _normal(rng, N, T, 2), (5, 3, 4), 0.5),
+            hint=_widths_hint(2, (5, 3, 4)),
         ),
     ]
 
 
 def _call_stacked_forward(fn, inputs, helpers):
-    return fn(*_stack_args(inputs))
+    x, h0s, params = _stack_args(inputs)
+    return call_keeping_inputs(fn, "stacked_rnn_forward", x=x, h0s=h0s, params=params)
 
 
 STACKED_RNN_FORWARD = Exercise(
@@ -135,6 +161,13 @@ STACKED_RNN_FORWARD = Exercise(
             "the layers above read only the last state of the layer below, at every step",
             "pass the whole sequence of states (N, T, H) up, not h[:, -1]",
         ),
+        Mistake(
+            "lists_emptied",
+            "the loop takes the layers out of the caller's lists (h0s.pop(0), params.pop(0)), "
+            "which are empty afterwards",
+            "loop over zip(h0s, params): it reads the lists and leaves them as they came; the caller "
+            "(a training loop, the backward check) still needs them",
+        ),
     ),
 )
 
@@ -143,14 +176,16 @@ STACKED_RNN_FORWARD = Exercise(
 # 5.2 stacked_rnn_backward
 # --------------------------------------------------------------------------
 
-_STACKED_LAYERS = 3
-_STACKED_GRADS = ("dx",) + tuple(f"dh0_{i}" for i in range(_STACKED_LAYERS)) + tuple(
-    f"d{name}_{i}" for i in range(_STACKED_LAYERS) for name in LAYER
+# The flattened gradients are named for up to MAX_LAYERS layers; a case with fewer
+# layers has None in the places of the layers it lacks (not compared).
+MAX_LAYERS = 4
+_STACKED_GRADS = ("dx",) + tuple(f"dh0_{i}" for i in range(MAX_LAYERS)) + tuple(
+    f"d{name}_{i}" for i in range(MAX_LAYERS) for name in LAYER
 )
 
 
 def _stacked_backward_cases(rng: np.random.Generator) -> list[Case]:
-    N, T, D = 2, 4, 3  # three layers of H = D units, but in the last case
+    N, T, D = 2, 4, 3  # every layer has H = D units, but in the last case
 
     def inputs(dh, x, widths):
         return {**_stack_inputs(rng, x, widths, 0.5), "dh": dh}
@@ -159,10 +194,12 @@ def _stacked_backward_cases(rng: np.random.Generator) -> list[Case]:
     dh_last[:, -1] = _normal(rng, N, D)
     return [
         Case("3 layers, upstream gradient at the last step only", inputs(dh_last, _normal(rng, N, T, D), (D,) * 3)),
-        Case("3 layers, everything random", inputs(_normal(rng, N, T, D), _normal(rng, N, T, D), (D,) * 3)),
+        Case("4 layers, everything random", inputs(_normal(rng, N, T, D), _normal(rng, N, T, D), (D,) * 4)),
+        Case("2 layers, everything random", inputs(_normal(rng, N, T, D), _normal(rng, N, T, D), (D,) * 2)),
         Case(
             "3 layers of widths 4, 2, 3 on D = 5 inputs, everything random",
             inputs(_normal(rng, N, T, 3), _normal(rng, N, T, 5), (4, 2, 3)),
+            hint=_widths_hint(5, (4, 2, 3)),
         ),
     ]
 
@@ -170,38 +207,71 @@ def _stacked_backward_cases(rng: np.random.Generator) -> list[Case]:
 def _kind(value) -> str:
     if isinstance(value, (tuple, list)):
         return f"a {type(value).__name__} of {len(value)}"
-    return f"a {type(value).__name__}"
+    return article(type(value).__name__)
 
 
-def _grad_list(name: str, what: str, value, count: int, per_item: str) -> list:
+def _grad_list(what: str, value, count: int, per_item: str) -> list:
     """``value`` as a list of ``count`` items, or a CallProblem that says how it is not one."""
     if not isinstance(value, (list, tuple)) or len(value) != count:
-        raise CallProblem("returns", f"{name}: {what} should hold {count} {per_item}, got {_kind(value)}")
+        raise CallProblem(
+            "returns",
+            f"{what} should hold {count} {per_item} (the stack in this case has {count} layers), "
+            f"got {_kind(value)}",
+        )
     return list(value)
 
 
-def _layer_grads(name: str, what: str, value) -> tuple:
+def _layer_grads(what: str, value) -> tuple:
     if not isinstance(value, (list, tuple)) or len(value) != 3:
         raise CallProblem(
             "returns",
-            f"{name}: {what} should be the tuple (dW_xh, dW_hh, db_h), got {_kind(value)}"
+            f"{what} should be the tuple (dW_xh, dW_hh, db_h), got {_kind(value)}"
             + (" (rnn_backward returns 5 values: keep only the last 3)" if _kind(value).endswith(" of 5") else ""),
         )
     return tuple(value)
+
+
+def _shape(value):
+    return value.shape if isinstance(value, np.ndarray) else None
+
+
+def _grouped_by_parameter(dparams, params) -> bool:
+    """Is dparams (dW_xh of every layer, dW_hh of every layer, db_h of every layer)?
+
+    Told apart from the right grouping by the shapes: db_h is a vector, dW_xh
+    and dW_hh are matrices, so no layer's (dW_xh, dW_hh, db_h) has the shapes
+    of a group of one parameter.
+    """
+    L = len(params)
+    if not isinstance(dparams, (list, tuple)) or len(dparams) != len(LAYER):
+        return False
+    if not all(isinstance(group, (list, tuple)) and len(group) == L for group in dparams):
+        return False
+    return all(_shape(dparams[k][i]) == params[i][k].shape for k in range(len(LAYER)) for i in range(L))
 
 
 def _call_stacked_backward(fn, inputs, helpers):
     name = "stacked_rnn_backward"
     _, cache = run_helper(helpers, "stacked_rnn_forward", *_stack_args(inputs))
     result = call_on_cache(fn, name, inputs["dh"], cache)
-    L = _n_layers(inputs)
+    params = _stack_args(inputs)[2]  # lists of its own: the learner's forward may have emptied its own
+    L = len(params)
+    assert L <= MAX_LAYERS, f"a case of {L} layers: raise MAX_LAYERS"
     if not isinstance(result, tuple) or len(result) != 3:
         raise CallProblem("returns", f"{name} should return a tuple (dx, dh0s, dparams), got {_kind(result)}")
     dx, dh0s, dparams = result
-    dh0s = _grad_list(name, "dh0s", dh0s, L, "arrays, one per layer")
-    dparams = _grad_list(name, "dparams", dparams, L, "tuples (dW_xh, dW_hh, db_h), one per layer")
-    grads = [_layer_grads(name, f"dparams[{i}]", p) for i, p in enumerate(dparams)]
-    return (dx, *dh0s, *(g for layer in grads for g in layer))
+    if _grouped_by_parameter(dparams, params):
+        raise CallProblem(
+            "returns",
+            "dparams is grouped by parameter (every layer's dW_xh, then every layer's dW_hh, then "
+            "every layer's db_h); group it by layer: dparams[l] = (dW_xh, dW_hh, db_h) of layer l, "
+            "bottom layer first, like params",
+        )
+    dh0s = _grad_list("dh0s", dh0s, L, "arrays, one per layer")
+    dparams = _grad_list("dparams", dparams, L, "tuples (dW_xh, dW_hh, db_h), one per layer")
+    grads = [_layer_grads(f"dparams[{i}]", p) for i, p in enumerate(dparams)]
+    missing = MAX_LAYERS - L  # the layers this case does not have: None, not compared
+    return (dx, *dh0s, *[None] * missing, *(g for layer in grads for g in layer), *[None] * (3 * missing))
 
 
 STACKED_RNN_BACKWARD = Exercise(
@@ -217,8 +287,9 @@ STACKED_RNN_BACKWARD = Exercise(
     returns_as="(dx, dh0s, dparams)",
     rtol=1e-6,
     atol=1e-9,
-    description="backward through a stack: (dx, dh0s, dparams) from the cache of your stacked_rnn_forward "
-    "(graded flattened: dx, dh0_0, dh0_1, dh0_2, dW_xh_0, dW_hh_0, db_h_0, dW_xh_1, ...)",
+    description="backward through a stack: (dx, dh0s, dparams) from the cache of your stacked_rnn_forward, "
+    "for stacks of 2 to 4 layers (graded flattened: dx, then dh0_l and dW_xh_l, dW_hh_l, db_h_l for each "
+    "layer l of the case)",
     mistakes=(
         Mistake(
             "no_dx_to_lower",
@@ -257,6 +328,23 @@ STACKED_RNN_BACKWARD = Exercise(
             "you fill the lists walking down from the top; reverse both (or insert at the front) "
             "so that dh0s[l] and dparams[l] belong to layer l, like h0s and params",
         ),
+        Mistake(
+            "three_layers_hard_coded",
+            "the number of layers is fixed at 3 (layers 2, 1, 0 by index) instead of taken from the cache",
+            "a stack may have any number of layers: loop over reversed(cache) (or "
+            "reversed(range(len(cache)))) and build dh0s and dparams with one entry per layer",
+        ),
+        Mistake(
+            "dparams_by_parameter",
+            "dparams is grouped by parameter (all dW_xh, all dW_hh, all db_h) instead of by layer",
+            "append one tuple (dW_xh, dW_hh, db_h) per layer, so that dparams[l] matches params[l]",
+        ),
+        Mistake(
+            "cache_reversed_in_place",
+            "the cache is reversed in place (cache.reverse()) to walk the layers top first",
+            "walk reversed(cache) or cache[::-1]: both leave the forward pass's cache as it was, so a "
+            "second backward call (a gradient check) still finds the layers in order",
+        ),
     ),
 )
 
@@ -286,7 +374,10 @@ def _bi_cases(rng: np.random.Generator) -> list[Case]:
 
 
 def _call_bi_forward(fn, inputs, helpers):
-    return fn(*_bi_args(inputs))
+    x, h0_f, h0_b, params_f, params_b = _bi_args(inputs)
+    return call_keeping_inputs(
+        fn, "bidirectional_rnn_forward", x=x, h0_f=h0_f, h0_b=h0_b, params_f=params_f, params_b=params_b
+    )
 
 
 BIDIRECTIONAL_RNN_FORWARD = Exercise(
@@ -350,7 +441,12 @@ _BI_GRADS = ("dx", "dh0_f", "dh0_b") + tuple(f"d{name}_{d}" for d in "fb" for na
 
 
 def _bi_backward_cases(rng: np.random.Generator) -> list[Case]:
-    N, T, D, H = 2, 4, 3, 4
+    N, T, D, H = 2, 6, 3, 4  # all different: a size read from the wrong axis shows
+    hint = (
+        f"here N = {N}, T = {T}, D = {D}, H = {H} and dh is (N, T, 2H) = ({N}, {T}, {2 * H}): a crash "
+        "usually means a size read from the wrong axis; H is dh.shape[2] // 2 (or h0.shape[1] of a "
+        "cached layer), T is dh.shape[1]"
+    )
 
     def inputs(dh):
         return {
@@ -365,8 +461,8 @@ def _bi_backward_cases(rng: np.random.Generator) -> list[Case]:
     dh_first = np.zeros((N, T, 2 * H))
     dh_first[:, 0] = _normal(rng, N, 2 * H)
     return [
-        Case("upstream gradient at the first step only", inputs(dh_first)),
-        Case("everything random", inputs(_normal(rng, N, T, 2 * H))),
+        Case("upstream gradient at the first step only", inputs(dh_first), hint=hint),
+        Case("everything random", inputs(_normal(rng, N, T, 2 * H)), hint=hint),
     ]
 
 
@@ -381,8 +477,8 @@ def _call_bi_backward(fn, inputs, helpers):
             + (" (dparams_f and dparams_b are each one tuple (dW_xh, dW_hh, db_h))" if _kind(result).endswith(" of 9") else ""),
         )
     dx, dh0_f, dh0_b, dparams_f, dparams_b = result
-    grads_f = _layer_grads(name, "dparams_f", dparams_f)
-    grads_b = _layer_grads(name, "dparams_b", dparams_b)
+    grads_f = _layer_grads("dparams_f", dparams_f)
+    grads_b = _layer_grads("dparams_b", dparams_b)
     return (dx, dh0_f, dh0_b, *grads_f, *grads_b)
 
 
@@ -427,6 +523,12 @@ BIDIRECTIONAL_RNN_BACKWARD = Exercise(
             "dx_forward_only",
             "dx holds only the forward direction's gradient: the reverse direction's is dropped",
             "x feeds both directions, so dx is the sum of both directions' dx",
+        ),
+        Mistake(
+            "H_from_time_axis",
+            "H is read from the time axis (dh.shape[1], or axis 1 of a cached (N, T, H) array), so dh is "
+            "split at T instead of H",
+            "dh has shape (N, T, 2H), so H = dh.shape[2] // 2; axis 1 is time",
         ),
     ),
 )

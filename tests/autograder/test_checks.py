@@ -9,7 +9,7 @@ from autograder.checks import check
 from autograder.checks.runner import evaluate, load_fixture, run_check
 from autograder.reference import MISTAKES, REFERENCE
 from autograder.suites import EXERCISES, LESSON_SUITES
-from autograder.suites.core import outputs_match
+from autograder.suites.core import Problem, outputs_match
 
 ALL = sorted(EXERCISES)
 ALL_MISTAKES = [(name, m.key) for name in ALL for m in EXERCISES[name].mistakes]
@@ -65,13 +65,29 @@ def test_stub_is_not_attempted(name):
         getattr(check, name)(_stub, *[REFERENCE[k] for k in EXERCISES[name].needs])
 
 
+def _first_sign(exercise, key):
+    """What a mistake first gives that the reference does not: outputs, a call problem or an error."""
+    _, expected, mistakes = load_fixture(exercise)
+    for e, by_key in zip(expected, mistakes):
+        if not outputs_match(exercise, e, by_key[key]):
+            return by_key[key]
+    raise AssertionError(f"{key} gives the reference's outputs on every case")
+
+
 @pytest.mark.parametrize(("name", "key"), ALL_MISTAKES)
 def test_mistake_fails_with_its_own_message(name, key):
-    """Each catalogued mistake fails its check, and the message names that mistake and no other."""
+    """Each catalogued mistake fails its check, and the message names that mistake and no other.
+
+    It fails ("fail"), or, for a mistake whose first sign is a crash on a case the
+    cases before do not tell from the reference (H read from the time axis, T != H
+    only there), it crashes ("error") and the error is named as that mistake.
+    """
     exercise = EXERCISES[name]
     mistake = exercise.mistake(key)
     result = _evaluate(name, MISTAKES[name][key])
-    assert result["status"] == "fail"
+    first = _first_sign(exercise, key)
+    crashes = isinstance(first, Problem) and first.kind == "raised"
+    assert result["status"] == ("error" if crashes else "fail")
     assert [m.key for m in result["mistakes"]] == [key]
     assert mistake.what in result["message"] and mistake.hint in result["message"]
 
@@ -285,7 +301,95 @@ def test_stacked_backward_return_structure_is_named():
     assert "dparams[0] should be the tuple (dW_xh, dW_hh, db_h), got a tuple of 5" in message
     assert "keep only the last 3" in message
     message = _evaluate("stacked_rnn_backward", two_layers_only)["message"]
-    assert "dh0s should hold 3 arrays, one per layer, got a list of 2" in message
+    assert "dh0s should hold 3 arrays, one per layer (the stack in this case has 3 layers), got a list of 2" in message
+    assert message.startswith("stacked_rnn_backward: dh0s should hold")  # the name once, not twice
+
+
+def test_call_problem_names_the_function_once():
+    """A structure message gets the function's name in front once ("name: ..."), never "name: name: ..."."""
+    for name in ("stacked_rnn_backward", "bidirectional_rnn_backward"):
+        ref = REFERENCE[name]
+
+        def nested_wrong(dh, cache, ref=ref):
+            *rest, last = ref(dh, cache)
+            return (*rest, [*last, last[0]])  # the last group gets a fourth item
+
+        message = _evaluate(name, nested_wrong)["message"]
+        assert message.startswith(f"{name}: ") and f"{name}: {name}" not in message, message
+
+
+def test_kind_uses_the_right_article():
+    """A value's type is said with its article: "an ndarray", "a float"."""
+    ref = REFERENCE["bidirectional_rnn_backward"]
+
+    def array_for_dparams(dh, cache):
+        dx, dh0_f, dh0_b, _, gb = ref(dh, cache)
+        return dx, dh0_f, dh0_b, np.zeros(3), gb
+
+    message = _evaluate("bidirectional_rnn_backward", array_for_dparams)["message"]
+    assert "dparams_f should be the tuple (dW_xh, dW_hh, db_h), got an ndarray" in message
+
+
+def test_headline_is_the_earliest_property_that_fails():
+    """With a value wrong in one output and a shape wrong in a later one, the message leads with the shape."""
+    ref = REFERENCE["bidirectional_rnn_backward"]
+
+    def values_then_shape(dh, cache):
+        dx, dh0_f, dh0_b, gf, gb = ref(dh, cache)
+        return dx + 1.0, dh0_f[:, :1], dh0_b, gf, gb  # dx comes first, its values are wrong
+
+    result = _evaluate("bidirectional_rnn_backward", values_then_shape)
+    assert result["message"].startswith("bidirectional_rnn_backward: dh0_f: expected shape (2, 4), got (2, 1)")
+    failed = [f.prop for f in result["findings"] if not f.ok]
+    assert failed == ["values", "shape"]  # in output order; the headline picks by PROPERTY_ORDER
+
+
+def test_stacked_backward_cases_have_different_numbers_of_layers():
+    """The cases have stacks of 2, 3 and 4 layers, and a passing report names no layer a case lacks."""
+    exercise = EXERCISES["stacked_rnn_backward"]
+    cases, expected, _ = load_fixture(exercise)
+    layers = {sum(k.startswith("W_xh_") for k in c.inputs) for c in cases}
+    assert layers == {2, 3, 4}
+    for case, e in zip(cases, expected):
+        L = sum(k.startswith("W_xh_") for k in case.inputs)
+        assert all((e[f"dh0_{i}"] is None) == (i >= L) for i in range(4))
+    result = _evaluate("stacked_rnn_backward", REFERENCE["stacked_rnn_backward"])
+    assert result["status"] == "pass"
+    assert not any("dh0_3" in f.message for f in result["findings"])  # the last case has 3 layers
+
+
+def test_function_that_changes_its_dict_input_fails():
+    """truncated_bptt that takes the weights out of the caller's params dict is reported by name."""
+    ref = REFERENCE["truncated_bptt"]
+
+    def pops_params(x, y, h0, params, chunk_len):
+        out = ref(x, y, h0, params, chunk_len)
+        params.pop("b_y")
+        return out
+
+    result = _evaluate("truncated_bptt", pops_params)
+    assert result["status"] == "fail"
+    assert "truncated_bptt changed its input params in place (params lost its item 'b_y')" in result["message"]
+
+
+def test_stacked_forward_that_changes_its_list_inputs_fails():
+    """Reversing params or writing into h0s[0] in place is reported by the argument's name."""
+    ref = REFERENCE["stacked_rnn_forward"]
+
+    def reverses_params(x, h0s, params):
+        out = ref(x, h0s, params)
+        params.reverse()
+        return out
+
+    def writes_h0(x, h0s, params):
+        out = ref(x, h0s, params)
+        h0s[0] *= 0.0
+        return out
+
+    message = _evaluate("stacked_rnn_forward", reverses_params)["message"]
+    assert "stacked_rnn_forward changed its input params in place (params was reordered" in message
+    message = _evaluate("stacked_rnn_forward", writes_h0)["message"]
+    assert "changed its input h0s in place (h0s[0] was written to)" in message
 
 
 def test_bidirectional_backward_flat_return_is_named():
@@ -317,6 +421,8 @@ def test_stacked_layers_of_their_own_widths_are_checked():
 
     result = _evaluate("stacked_rnn_forward", buffer_like_x)
     assert result["status"] == "error" and "widths 5, 3, 4 on D = 2" in result["message"]
+    # no catalogued mistake crashes like this: the case's hint names the likely cause
+    assert result["mistakes"] == [] and "Hint: this is the first case whose layers have their own widths" in result["message"]
 
 
 def test_crash_after_a_failing_case_reports_the_failure_and_its_mistake():

@@ -7,7 +7,16 @@ import json
 import numpy as np
 import pytest
 
-from autograder.suites.core import compare_value, decode, encode
+from autograder.suites.core import (
+    CallProblem,
+    _changed_part,
+    _snapshot,
+    call_keeping_inputs,
+    call_on_cache,
+    compare_value,
+    decode,
+    encode,
+)
 
 
 @pytest.mark.parametrize(
@@ -29,6 +38,72 @@ def test_encode_roundtrips_exactly_through_json(value):
     else:
         assert back.dtype == value.dtype and back.shape == value.shape
         assert np.array_equal(back, value, equal_nan=True)
+
+
+def test_none_roundtrips_and_is_not_compared():
+    """None (an output a case does not have, e.g. a layer its stack lacks) survives JSON and is skipped."""
+    assert decode(json.loads(json.dumps(encode(None)))) is None
+    assert compare_value("dh0_3", None, None, 1e-6, 1e-8) == []
+    (finding,) = compare_value("dh0_3", None, np.zeros(2), 1e-6, 1e-8)
+    assert not finding.ok and "this case has no dh0_3, got an ndarray" in finding.message
+
+
+def _layers():
+    return [(np.zeros(2), np.ones(3)), (np.ones(2), np.zeros(3)), (np.full(2, 2.0), np.zeros(3))]
+
+
+def test_changed_part_says_a_list_was_reordered():
+    """cache.reverse() is reported as a reordering of the list, not as a write into its first item."""
+    cache = _layers()
+    before = _snapshot(cache)
+    cache.reverse()
+    assert _changed_part(before, cache, "cache").startswith("cache was reordered: it holds the same items")
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        (lambda c: c.pop(), "cache lost items: it held 3, now 2"),
+        (lambda c: c.append(c[0]), "cache gained items: it held 3, now 4"),
+        (lambda c: c.__setitem__(1, c[2]), "cache[1] was replaced"),
+        (lambda c: c[2][1].__setitem__(0, 5.0), "cache[2][1] was written to"),
+        (lambda c: None, None),
+    ],
+)
+def test_changed_part_names_what_changed(change, said):
+    """Items lost, gained, replaced, written to, or nothing: each in words, with where."""
+    cache = _layers()
+    before = _snapshot(cache)
+    change(cache)
+    assert _changed_part(before, cache, "cache") == said
+
+
+def test_call_on_cache_reports_a_reversed_cache():
+    """A backward pass that calls cache.reverse() is told that it reordered the cache."""
+
+    def reverses(dh, cache):
+        cache.reverse()
+        return dh
+
+    with pytest.raises(CallProblem, match=r"changed its cache in place \(cache was reordered"):
+        call_on_cache(reverses, "f_backward", np.zeros(2), _layers())
+
+
+def test_call_keeping_inputs_reports_a_changed_list_or_dict():
+    """A list or dict argument emptied, or an array in it written to, is named; reading it is fine."""
+
+    def empties(xs, params):
+        while xs:
+            xs.pop()
+
+    def writes(xs, params):
+        params["W"] += 1.0
+
+    with pytest.raises(CallProblem, match=r"f changed its input xs in place \(xs lost items: it held 3, now 0\)"):
+        call_keeping_inputs(empties, "f", xs=[1, 2, 3], params={"W": np.zeros(2)})
+    with pytest.raises(CallProblem, match=r"its input params in place \(params\['W'\] was written to\)"):
+        call_keeping_inputs(writes, "f", xs=[1, 2, 3], params={"W": np.zeros(2)})
+    assert call_keeping_inputs(lambda xs, params: sum(xs), "f", xs=[1, 2, 3], params={}) == 6
 
 
 def test_decode_refuses_object_dtypes():
