@@ -101,8 +101,12 @@ def hidden_paths(o: Options) -> list[Path]:
     return unique
 
 
-class Stopped(Exception):
-    """SIGTERM or SIGHUP arrived: the run stops, restoring what it changed on the way out."""
+class Stopped(BaseException):
+    """SIGTERM or SIGHUP arrived: the run stops, restoring what it changed on the way out.
+
+    A BaseException, like KeyboardInterrupt: no ``except Exception`` on the way
+    (a grader fault recorded for one submission, say) may swallow it.
+    """
 
     def __str__(self) -> str:
         import signal

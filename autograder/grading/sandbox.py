@@ -642,9 +642,9 @@ class Child:
     # -- lifecycle ---------------------------------------------------------
 
     def start(self) -> dict | Fault:
-        if _stopping.is_set():
-            return Fault("died", "the grading run is stopping")
         with _live_lock:
+            if _stopping.is_set():
+                return Fault("died", "the grading run is stopping")
             _live.add(self)
         cmd_r, cmd_w = os.pipe()
         res_r, res_w = os.pipe()
@@ -688,6 +688,9 @@ class Child:
             elif group is not None:
                 group.remove()
         self.cmd_w, self.res_r, self.out_r = cmd_w, res_r, out_r
+        if _stopping.is_set():  # stop_all ran while this child was being started: it missed it
+            self.kill()
+            return Fault("died", "the grading run is stopping")
         os.set_blocking(res_r, False)
         os.set_blocking(out_r, False)
         hello = self._receive(self.limits.startup_timeout)
