@@ -192,7 +192,11 @@ def short_traceback(exc: BaseException, keep: int = 3) -> str:
 
 def error_reply(exc: BaseException, **extra) -> dict:
     status = "memory" if isinstance(exc, MemoryError) else "error"
-    return {"status": status, "error": type(exc).__name__, "traceback": short_traceback(exc), **extra}
+    try:
+        message = str(exc)[:2000]  # to name a catalogued mistake that raises this very error
+    except BaseException:  # noqa: BLE001 — a learner's exception class may fail even at this
+        message = ""
+    return {"status": status, "error": type(exc).__name__, "message": message, "traceback": short_traceback(exc), **extra}
 
 
 def run_cell(ns: dict, msg: dict) -> dict:

@@ -96,9 +96,9 @@ def hidden_cases(exercise: Exercise, run_seed: int) -> Hidden:
             fn = MISTAKES.get(exercise.name, {}).get(m.key)
             if fn is None:
                 continue
-            try:
-                by_key[m.key] = _graded(exercise, fn, case.inputs, helpers)
-            except Exception:  # a mistake that cannot even run on this case names nothing
+            try:  # its outputs, or the Problem it meets instead (as in the fixtures)
+                by_key[m.key] = exercise.outcome(fn, case.inputs, helpers)
+            except Exception:  # noqa: BLE001 — only NotImplementedError gets here: it names nothing
                 continue
         mistakes.append(by_key)
     return Hidden(exercise, seed, cases, expected, mistakes)
@@ -185,9 +185,14 @@ def judge(hidden: Hidden, reply: dict, memory_mb: int) -> ExerciseResult:
                 lines = [redact(line) for line in report_lines(ex, outcome, len(hidden.cases))]
                 mistake = outcome["mistakes"][0].key if outcome["mistakes"] else None
                 return _result(hidden, "fail", redact(outcome["message"]), lines, mistake)
-        return _result(
-            hidden, "error", f"{ex.name} raised {error} on case '{case_name}':\n{trace}"
-        )
+        message = f"{ex.name} raised {error} on case '{case_name}':\n{trace}"
+        # As in the notebook: a catalogued mistake that raises this very error here is named, else the case's hint.
+        found = _crash_named(hidden, earlier, index, error, reply.get("message"))
+        if found is not None:
+            message += f"\nThis looks like a known mistake: {found.what}.\nHow to find it: {found.hint}."
+        elif isinstance(index, int) and 0 <= index < len(hidden.cases) and hidden.cases[index].hint:
+            message += f"\nHint: {hidden.cases[index].hint}"
+        return _result(hidden, "error", message, mistake=found.key if found else None)
     if status == "memory":
         return _result(
             hidden, "memory", f"{ex.name} ran out of memory on case '{case_name}' (the limit is {memory_mb} MiB)"
@@ -270,6 +275,29 @@ def _case_name(hidden: Hidden, index: Any) -> str:
 def _evaluate(hidden: Hidden, fn) -> dict:
     ex = dataclasses.replace(hidden.exercise, call=None)  # the child already made the calls
     return evaluate(ex, fn, hidden.cases, hidden.expected, hidden.mistakes)
+
+
+def _crash_named(hidden: Hidden, earlier: Any, index: Any, error: str, message: Any):
+    """The catalogued mistake that gives the same outputs on the cases before the crash and
+    raises the same error (type and message) on it, or None."""
+    if not (isinstance(earlier, list) and isinstance(index, int) and len(earlier) == index < len(hidden.cases)):
+        return None
+    if not isinstance(message, str) or not error.isidentifier():
+        return None
+    crash = type(error, (Exception,), {})(message[:2000])
+    replies = iter(earlier)
+
+    def replay_then_raise(**given):
+        reply = next(replies, None)
+        if reply is None:
+            raise crash
+        return _replay(hidden.exercise, [reply])(**given)
+
+    upto = dataclasses.replace(
+        hidden, cases=hidden.cases[: index + 1], expected=hidden.expected[: index + 1], mistakes=hidden.mistakes[: index + 1]
+    )
+    outcome = _evaluate(upto, replay_then_raise)
+    return outcome["mistakes"][0] if outcome["status"] == "error" and outcome["mistakes"] else None
 
 
 def _raise_not_implemented(**inputs):

@@ -7,6 +7,7 @@ sandbox; ``judge`` turns its reply into points and a message.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from autograder.grading import child
 from autograder.grading.compare import hidden_cases, judge
@@ -128,3 +129,17 @@ def test_huge_error_names_and_tracebacks_are_cut():
     assert len(result.message) < 6000 and result.message.endswith("the last line")
     forged = judge(hidden, {"status": "helper_error", "case": 0, "helper": "check.forward pass", "traceback": "t"}, 512)
     assert "check.forward" not in forged.message and "a function the check runs first raised" in forged.message
+
+
+def _catalogue():
+    return [(name, m.key) for name, ex in EXERCISES.items() for m in ex.mistakes if m.key in MISTAKES.get(name, {})]
+
+
+@pytest.mark.parametrize("name,key", _catalogue())
+def test_the_grade_report_names_every_catalogued_mistake(name, key):
+    """On fresh hidden cases, every catalogued mistake scores 0 and is named, as in the notebook:
+    by its outputs, by the problem it meets (a list changed in place), or by the error it raises."""
+    ns = {**REFERENCE, name: MISTAKES[name][key]}
+    result = _grade(name, ns, seed=11)
+    assert result.points == 0 and result.mistake == key, result.message
+    assert EXERCISES[name].mistake(key).what in result.message
