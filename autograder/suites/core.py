@@ -82,11 +82,14 @@ class _Held:
     kind: type
     originals: Any  # the items themselves (list, or dict for a dict), to tell a reordering from a write
     items: Any  # their snapshots, in the same layout
+    shape: tuple | None = None  # of an object array (held item by item, in flat order)
 
 
 def _snapshot(obj: Any) -> Any:
     """A deep copy of the containers and arrays of ``obj`` (other objects by identity)."""
     if isinstance(obj, np.ndarray):
+        if obj.dtype == object:  # a container of Python objects (a cache per layer): held like a list
+            return _Held(np.ndarray, list(obj.flat), [_snapshot(v) for v in obj.flat], obj.shape)
         return obj.copy()
     if isinstance(obj, (list, tuple)):
         return _Held(type(obj), list(obj), [_snapshot(v) for v in obj])
@@ -97,7 +100,11 @@ def _snapshot(obj: Any) -> Any:
 
 def _changed_container(before: _Held, obj: Any, where: str) -> str | None:
     """How the container ``obj`` itself changed (its items, their order), not what is inside them."""
-    if type(obj) is not before.kind:
+    if before.kind is np.ndarray:
+        if not isinstance(obj, np.ndarray) or obj.dtype != object or obj.shape != before.shape:
+            return f"{where} was replaced"
+        obj = list(obj.flat)
+    elif type(obj) is not before.kind:
         return f"{where} is now {article(type(obj).__name__)}, not {article(before.kind.__name__)}"
     if before.kind is dict:
         lost = [k for k in before.originals if k not in obj]
@@ -116,10 +123,7 @@ def _changed_container(before: _Held, obj: Any, where: str) -> str | None:
     if not moved:
         return None
     if sorted(map(id, now)) == sorted(map(id, was)):  # the same objects, in another order
-        return (
-            f"{where} was reordered: it holds the same items in another order ({where}.reverse() and "
-            f"{where}.sort() reorder a list in place; reversed({where}) and {where}[::-1] leave it as it is)"
-        )
+        return f"{where} was reordered: the same items in another order, as after {where}.reverse()"
     return f"{where}[{moved[0]}] was replaced"
 
 
@@ -134,14 +138,16 @@ def _changed_part(before: Any, obj: Any, where: str) -> str | None:
     if isinstance(before, np.ndarray):
         if not isinstance(obj, np.ndarray) or obj.shape != before.shape:
             return f"{where} was replaced"
-        return None if np.array_equal(obj, before, equal_nan=True) else f"{where} was written to"
+        same = np.array_equal(obj, before, equal_nan=before.dtype.kind in "fc")  # isnan knows no strings
+        return None if same else f"{where} was written to"
     if isinstance(before, _Held):
         found = _changed_container(before, obj, where)
         if found:
             return found
         keys = before.items.keys() if before.kind is dict else range(len(before.items))
+        items = list(obj.flat) if before.kind is np.ndarray else obj
         for k in keys:
-            found = _changed_part(before.items[k], obj[k], f"{where}[{k!r}]")
+            found = _changed_part(before.items[k], items[k], f"{where}[{k!r}]")
             if found:
                 return found
         return None

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from autograder.suites.core import Case, Exercise, Mistake, call_keeping_inputs
+from autograder.suites.core import CallProblem, Case, Exercise, Mistake, call_keeping_inputs
 
 LESSON = "02_bptt"
 
@@ -81,7 +81,7 @@ def _as_tuple(name: str, result: Any, names: Sequence[str]) -> tuple:
             if isinstance(result, (tuple, list))
             else type(result).__name__
         )
-        raise TypeError(f"{name} should return a tuple ({', '.join(names)}), got {got}")
+        raise CallProblem("returns", f"{name} should return a tuple ({', '.join(names)}), got {got}")
     return tuple(np.array(r, copy=True) if isinstance(r, np.ndarray) else r for r in result)
 
 
@@ -544,12 +544,13 @@ def _call_clip(fn: Callable, inputs: dict, helpers: dict) -> tuple:
     result = fn(list(arrays), inputs["max_norm"])
     if not isinstance(result, tuple) or len(result) != 2:
         got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
-        raise TypeError(
-            f"clip_by_global_norm should return a tuple (clipped, total_norm), got {got}"
+        raise CallProblem(
+            "returns", f"clip_by_global_norm should return a tuple (clipped, total_norm), got {got}"
         )
     clipped, total_norm = result
     if not isinstance(clipped, (list, tuple)) or len(clipped) != len(arrays):
-        raise TypeError(
+        raise CallProblem(
+            "returns",
             f"clipped should be a list with one array per gradient ({len(arrays)}), "
             f"got {type(clipped).__name__}"
         )
@@ -631,6 +632,9 @@ def _tbptt_cases(rng: np.random.Generator) -> list[Case]:
         Case(
             "everything random: T = 7 in chunks of 3 (the last one shorter), h0 random",
             inputs(7, 3, h0_zero=False),
+            hint="the last chunk here has 1 step, not chunk_len = 3: a crash usually means an index "
+            "computed from chunk_len (h[:, chunk_len - 1]); slice x[:, start:start + chunk_len] and "
+            "take the chunk's last state as h[:, -1]",
         ),
     ]
 
@@ -643,12 +647,12 @@ def _call_tbptt(fn: Callable, inputs: dict, helpers: dict) -> tuple:
     )
     if not isinstance(result, tuple) or len(result) != 3:
         got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
-        raise TypeError(f"truncated_bptt should return a tuple (loss, grads, h_last), got {got}")
+        raise CallProblem("returns", f"truncated_bptt should return a tuple (loss, grads, h_last), got {got}")
     loss, grads, h_last = result
     if not isinstance(grads, dict) or set(grads) != set(PARAM_NAMES):
         keys = sorted(grads) if isinstance(grads, dict) else type(grads).__name__
-        raise TypeError(
-            f"grads should be a dict with the keys of params {list(PARAM_NAMES)}, got {keys}"
+        raise CallProblem(
+            "returns", f"grads should be a dict with the keys of params {list(PARAM_NAMES)}, got {keys}"
         )
     return (_as_float(loss), *(grads[k] for k in PARAM_NAMES), h_last)
 

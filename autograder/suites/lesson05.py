@@ -88,12 +88,26 @@ def _stack_inputs(rng, x, widths, h0_scale):
     return out
 
 
-def _widths_hint(D, widths) -> str:
+def _widths_hint(D, widths, backward=False) -> str:
+    culprit = (
+        "a gradient buffer shaped like dh (np.zeros_like(dh)) reused for a lower layer, whose "
+        "states have that layer's own width H_l"
+        if backward
+        else "a buffer shaped like x (np.zeros_like(x)) or one with D columns where a layer has H_l"
+    )
     return (
         f"this is the first case whose layers have their own widths (D = {D}, "
         f"H = {', '.join(map(str, widths))}; before, every layer had D units): a crash here usually "
-        "means a size taken from the wrong array, e.g. a buffer shaped like x (np.zeros_like(x)) or "
-        "one with D columns where a layer has H_l, or a layer given inputs or weights of another layer"
+        f"means a size taken from the wrong array, e.g. {culprit}, or a layer given the inputs or "
+        "weights of another layer"
+    )
+
+
+def _layers_hint(L: int) -> str:
+    return (
+        f"this stack has {L} layers, the cases before had 3: a crash here usually means a number of "
+        "layers fixed in the code (range(3), h0s[2]); take it from the lists (len(params), "
+        "zip(h0s, params), reversed(cache))"
     )
 
 
@@ -106,7 +120,9 @@ def _stacked_cases(rng: np.random.Generator) -> list[Case]:
             _stack_inputs(rng, np.zeros((N, T, D)), (D, D, D), 0.8),
         ),
         Case("3 layers, initial states 0", _stack_inputs(rng, _normal(rng, N, T, D), (D, D, D), 0.0)),
-        Case("2 layers, everything random", _stack_inputs(rng, _normal(rng, N, T, D), (D, D), 0.5)),
+        Case(
+            "2 layers, everything random", _stack_inputs(rng, _normal(rng, N, T, D), (D, D), 0.5), hint=_layers_hint(2)
+        ),
         Case(
             "3 layers of widths 5, 3, 4 on D = 2 inputs, everything random",
             _stack_inputs(rng, _normal(rng, N, T, 2), (5, 3, 4), 0.5),
@@ -168,6 +184,11 @@ STACKED_RNN_FORWARD = Exercise(
             "loop over zip(h0s, params): it reads the lists and leaves them as they came; the caller "
             "(a training loop, the backward check) still needs them",
         ),
+        Mistake(
+            "three_layers_hard_coded",
+            "the number of layers is fixed at 3 (h0s[2], params[2], range(3)) instead of taken from the lists",
+            "a stack may have any number of layers: loop over zip(h0s, params), one layer per pair",
+        ),
     ),
 )
 
@@ -194,12 +215,20 @@ def _stacked_backward_cases(rng: np.random.Generator) -> list[Case]:
     dh_last[:, -1] = _normal(rng, N, D)
     return [
         Case("3 layers, upstream gradient at the last step only", inputs(dh_last, _normal(rng, N, T, D), (D,) * 3)),
-        Case("4 layers, everything random", inputs(_normal(rng, N, T, D), _normal(rng, N, T, D), (D,) * 4)),
-        Case("2 layers, everything random", inputs(_normal(rng, N, T, D), _normal(rng, N, T, D), (D,) * 2)),
+        Case(
+            "4 layers, everything random",
+            inputs(_normal(rng, N, T, D), _normal(rng, N, T, D), (D,) * 4),
+            hint=_layers_hint(4),
+        ),
+        Case(
+            "2 layers, everything random",
+            inputs(_normal(rng, N, T, D), _normal(rng, N, T, D), (D,) * 2),
+            hint=_layers_hint(2),
+        ),
         Case(
             "3 layers of widths 4, 2, 3 on D = 5 inputs, everything random",
             inputs(_normal(rng, N, T, 3), _normal(rng, N, T, 5), (4, 2, 3)),
-            hint=_widths_hint(5, (4, 2, 3)),
+            hint=_widths_hint(5, (4, 2, 3), backward=True),
         ),
     ]
 
@@ -207,6 +236,8 @@ def _stacked_backward_cases(rng: np.random.Generator) -> list[Case]:
 def _kind(value) -> str:
     if isinstance(value, (tuple, list)):
         return f"a {type(value).__name__} of {len(value)}"
+    if hasattr(value, "__next__"):  # reversed(...), zip(...), a generator: not a list yet
+        return f"{article(type(value).__name__)} (an iterator: make it a list with list(...))"
     return article(type(value).__name__)
 
 

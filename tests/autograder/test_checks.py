@@ -484,3 +484,61 @@ def test_numpy_frames_are_left_out_of_a_traceback():
     result = _evaluate("softmax", typo)
     assert result["status"] == "error" and "np.tahn(scores)" in result["message"]
     assert "numpy" + "/__init__" not in result["message"] and "AttributeError" in result["message"]
+
+
+def test_correct_stack_with_an_object_array_cache_passes():
+    """A cache may be any container the learner likes, a NumPy object array included: comparing
+    it before and after the backward call must not crash the checker (isnan knows no objects)."""
+    rnn_forward, rnn_backward = REFERENCE["rnn_forward"], REFERENCE["rnn_backward"]
+
+    def forward(x, h0s, params):
+        h, cache = x, np.empty(len(params), dtype=object)
+        for layer, (h0, p) in enumerate(zip(h0s, params)):
+            h, cache[layer] = rnn_forward(h, h0, *p)
+        return h, cache
+
+    def backward(dh, cache):
+        L = len(cache)
+        dh0s, dparams = [None] * L, [None] * L
+        for layer in range(L - 1, -1, -1):
+            dh, dh0s[layer], *grads = rnn_backward(dh, cache[layer])
+            dparams[layer] = tuple(grads)
+        return dh, dh0s, dparams
+
+    assert _evaluate("stacked_rnn_forward", forward)["status"] == "pass"
+    exercise = EXERCISES["stacked_rnn_backward"]
+    result = evaluate(exercise, backward, *load_fixture(exercise), helpers={"stacked_rnn_forward": forward})
+    assert result["status"] == "pass", result["message"]
+
+    def reordering(dh, cache):
+        cache[:] = cache[::-1].copy()
+        return backward(dh, cache[::-1])
+
+    result = evaluate(exercise, reordering, *load_fixture(exercise), helpers={"stacked_rnn_forward": forward})
+    assert result["status"] == "fail" and "cache was reordered" in result["message"]
+
+
+def test_wrong_structure_of_truncated_bptt_is_a_failing_property_not_a_crash():
+    ref = REFERENCE["truncated_bptt"]
+
+    def as_list(*args):
+        return list(ref(*args))
+
+    def renamed(*args):
+        loss, grads, h_last = ref(*args)
+        return loss, {f"d{k}": v for k, v in grads.items()}, h_last
+
+    for fn, words in ((as_list, "should return a tuple (loss, grads, h_last), got list"), (renamed, "grads should be a dict")):
+        result = _evaluate("truncated_bptt", fn)
+        assert result["status"] == "fail" and words in result["message"], result["message"]
+
+
+def test_an_iterator_returned_for_a_list_is_named():
+    ref = REFERENCE["stacked_rnn_backward"]
+
+    def backward(dh, cache):
+        dx, dh0s, dparams = ref(dh, cache)
+        return dx, reversed(dh0s[::-1]), dparams
+
+    result = _evaluate("stacked_rnn_backward", backward)
+    assert result["status"] == "fail" and "an iterator: make it a list with list(...)" in result["message"]

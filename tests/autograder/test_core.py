@@ -57,7 +57,7 @@ def test_changed_part_says_a_list_was_reordered():
     cache = _layers()
     before = _snapshot(cache)
     cache.reverse()
-    assert _changed_part(before, cache, "cache").startswith("cache was reordered: it holds the same items")
+    assert _changed_part(before, cache, "cache").startswith("cache was reordered: the same items in another order")
 
 
 @pytest.mark.parametrize(
@@ -132,3 +132,18 @@ def test_compare_accepts_tiny_float_differences():
     expected = np.linspace(-1, 1, 10)
     assert compare_value("h", expected, expected + 1e-12, 1e-6, 1e-8)[-1].ok
     assert not compare_value("h", expected, expected + 1e-4, 1e-6, 1e-8)[-1].ok
+
+
+def test_changed_part_handles_object_and_string_arrays():
+    """Object arrays are held item by item (isnan knows no objects); string arrays compare as they are."""
+    layers = np.empty(2, dtype=object)
+    layers[0], layers[1] = np.zeros(2), np.ones(3)
+    before = _snapshot(layers)
+    assert _changed_part(before, layers, "cache") is None
+    layers[1][0] = 5.0
+    assert _changed_part(before, layers, "cache") == "cache[1] was written to"
+    names = np.array(["a", "b"])
+    held = _snapshot(names)
+    assert _changed_part(held, names, "names") is None
+    names[0] = "z"
+    assert _changed_part(held, names, "names") == "names was written to"

@@ -143,3 +143,15 @@ def test_the_grade_report_names_every_catalogued_mistake(name, key):
     result = _grade(name, ns, seed=11)
     assert result.points == 0 and result.mistake == key, result.message
     assert EXERCISES[name].mistake(key).what in result.message
+
+
+def test_grade_report_tracebacks_hold_only_the_learners_frames():
+    """As in the notebook: no frame of the course's suites (the calls that wrap the function) or NumPy."""
+
+    def stacked_rnn_forward(x, h0s, params):
+        return np.tanh(x @ params[5][0]), None  # IndexError in the learner's own line
+
+    result = _grade("stacked_rnn_forward", {"stacked_rnn_forward": stacked_rnn_forward})
+    assert result.status == "error" and "IndexError" in result.message
+    assert "autograder" not in result.message and "numpy" not in result.message
+    assert "params[5][0]" in result.message
