@@ -19,6 +19,7 @@ learner sees the same verdict in the notebook as in the grade report.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -457,10 +458,21 @@ def outputs_match(exercise: Exercise, expected: Any, actual: Any) -> bool:
     return True
 
 
+_SEQUENCE = re.compile(r"\b(?:a|an) (?:list|tuple) of (\d+)")
+
+
+def _problem_key(problem: Problem) -> tuple[str, str]:
+    """What must agree for two problems to be the same mistake: a list or a tuple of the same
+    length is one and the same structure ("got a tuple of 3" is "got a list of 3")."""
+    return problem.kind, _SEQUENCE.sub(r"a sequence of \1", problem.message)
+
+
 def same_outcome(exercise: Exercise, recorded: Any, actual: Any) -> bool:
     """Did the learner's case give what a mistake gave: the same outputs, or the same :class:`Problem`?"""
+    if isinstance(recorded, Problem) and isinstance(actual, Problem):
+        return _problem_key(recorded) == _problem_key(actual)
     if isinstance(recorded, Problem) or isinstance(actual, Problem):
-        return recorded == actual
+        return False
     return outputs_match(exercise, recorded, actual)
 
 

@@ -542,3 +542,15 @@ def test_an_iterator_returned_for_a_list_is_named():
 
     result = _evaluate("stacked_rnn_backward", backward)
     assert result["status"] == "fail" and "an iterator: make it a list with list(...)" in result["message"]
+
+
+def test_a_tuple_where_the_mistake_returns_a_list_is_still_named():
+    """A backward fixed at 3 layers is the same mistake whether its lists are lists or tuples."""
+    mistake = MISTAKES["stacked_rnn_backward"]["three_layers_hard_coded"]
+
+    def as_tuples(dh, cache):
+        dx, dh0s, dparams = mistake(dh, cache)
+        return dx, tuple(dh0s), tuple(dparams)
+
+    result = _evaluate("stacked_rnn_backward", as_tuples)
+    assert [m.key for m in result["mistakes"]] == ["three_layers_hard_coded"], result["message"]
