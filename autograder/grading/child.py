@@ -25,6 +25,7 @@ import ctypes
 import json
 import os
 import resource
+import signal
 import sys
 import traceback
 
@@ -34,6 +35,7 @@ CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWIPC = 0x00020000, 0x40000000, 0x08000000
 SHARED_WRITABLE = ("/dev/shm", "/var/tmp", "/run/lock", "/var/lock", "/var/crash", "/dev/mqueue", "/run/shm")
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 4096, 16384, 1 << 18
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_PDEATHSIG = 1
 BIG = 2_000_000  # arrays with more entries are described, not sent
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -117,9 +119,14 @@ def limit(cfg: dict) -> None:
 def drop_privileges(cfg: dict) -> None:
     _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     if cfg["uid"] is not None:
+        parent = os.getppid()
         os.setgroups([])
         os.setgid(cfg["uid"])
         os.setuid(cfg["uid"])
+        # Die with the grader, even when it is killed outright (set after setuid, which clears it).
+        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # it died before the line above
+            os._exit(1)
 
 
 # --------------------------------------------------------------------------

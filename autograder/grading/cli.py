@@ -22,6 +22,7 @@ import argparse
 import concurrent.futures
 import contextlib
 import dataclasses
+import hashlib
 import json
 import os
 import queue
@@ -78,13 +79,38 @@ class Run:
         return 1 if self.faults else 0
 
 
-def find_submissions(submitted: Path, assignment: str | None, student: str | None) -> list[tuple[str, str, Path]]:
+def student_id(folder_name: str) -> str:
+    """The student's id in the gradebook, the CSV, file names and the terminal: the folder's name,
+    with what cannot be written or shown escaped (bytes that are not UTF-8, control characters such
+    as a terminal's ESC) and a name too long for a file name cut, with a hash of the whole."""
+    text = record.writable(folder_name)
+    text = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+    if len(text.encode("utf-8")) > 200:
+        digest = hashlib.sha256(os.fsencode(folder_name)).hexdigest()[:12]
+        text = text[:150] + "-" + digest
+    return text
+
+
+def find_submissions(
+    submitted: Path, assignment: str | None, student: str | None, faults: list[str] | None = None
+) -> list[tuple[str, str, Path]]:
+    """(student id, assignment, folder) of each submission; two folders whose names give the same
+    id are both left out, with a fault: neither may overwrite the other's grade."""
     found = []
     for folder in sorted(p for p in submitted.glob("*/*") if p.is_dir()):
-        s, a = folder.parent.name, folder.name
-        if (assignment in (None, a)) and (student in (None, s)):
+        s, a = student_id(folder.parent.name), folder.name
+        if (assignment in (None, a)) and (student in (None, s, folder.parent.name)):
             found.append((s, a, folder))
-    return found
+    names: dict[tuple[str, str], set[str]] = {}
+    for s, a, folder in found:
+        names.setdefault((s, a), set()).add(folder.parent.name)
+    clashes = {key for key, folders in names.items() if len(folders) > 1}
+    for s, a in sorted(clashes):
+        message = f"{s}/{a}: {len(names[(s, a)])} student folders have names that give this same id; none was graded"
+        print(f"grader fault: {message}", file=sys.stderr)
+        if faults is not None:
+            faults.append(message)
+    return [t for t in found if (t[0], t[1]) not in clashes]
 
 
 def hidden_paths(o: Options) -> list[Path]:
@@ -126,11 +152,13 @@ def stop_on_signals():
         return
 
     def stop(signum, frame):
-        for sig in signals:  # a second signal must not interrupt the clean-up
+        for sig in signals:  # a second signal (Ctrl-C pressed twice) must not interrupt the clean-up
             signal.signal(sig, signal.SIG_IGN)
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
         raise Stopped(signum)
 
-    signals = (signal.SIGTERM, signal.SIGHUP)
+    signals = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
     previous = {sig: signal.signal(sig, stop) for sig in signals}
     try:
         yield
@@ -156,7 +184,7 @@ def _run_grading(options: Options) -> Run:
         built = samples.build_samples(o.course, o.submitted, o.assignment)
         samples.write_manifest(o.submitted.parent, built)
     o.submitted = Path(o.submitted).resolve()
-    todo = find_submissions(o.submitted, o.assignment, o.student)
+    todo = find_submissions(o.submitted, o.assignment, o.student, faults)
     isolate = o.sandbox and sandbox.can_isolate()
     namespaces = isolate and sandbox.namespaces_work()
     if not isolate:
@@ -165,6 +193,12 @@ def _run_grading(options: Options) -> Run:
     elif not namespaces:
         why = "forced by RNNGRADE_NO_NAMESPACES" if os.environ.get("RNNGRADE_NO_NAMESPACES") == "1" else "unshare is refused"
         sandbox.warn_once(sandbox.UID_ONLY.format(why=why))
+    if isolate:
+        reaped = sandbox.reap_orphans(shared_dirs=not namespaces)
+        if reaped:
+            sandbox.warn_always(
+                f"killed the processes a grading run that was killed left running under {len(reaped)} sandbox uid(s)"
+            )
     for folder in (o.output, o.autograded, o.feedback):  # exist before any child starts, so they are hidden
         Path(folder).mkdir(parents=True, exist_ok=True)
 
@@ -329,7 +363,8 @@ def grade_main(argv: list[str]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except (Stopped, KeyboardInterrupt) as exc:
-        print(f"grading {exc or 'interrupted'}: the submissions still running were not recorded; "
+        what = str(exc) if isinstance(exc, Stopped) else "interrupted"
+        print(f"grading {what}: the submissions still running were not recorded; "
               "children, permissions and temporary files are cleaned up", file=sys.stderr)
         return 128 + (exc.args[0] if isinstance(exc, Stopped) else 2)
     if not args.quiet:

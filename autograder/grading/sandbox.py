@@ -128,25 +128,53 @@ def _locked_state():
 
     folder = HIDDEN_STATE or _state_dir() / "rnngrade-hidden"
     folder.mkdir(mode=0o700, exist_ok=True)
-    fd = os.open(folder / "lock", os.O_CREAT | os.O_RDWR, 0o600)
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or stat.S_IMODE(info.st_mode) & 0o022:
+        raise RuntimeError(
+            f"{folder} must be a folder of the grader's own user that no one else may write to; "
+            "remove it and grade again"
+        )
+    fd = os.open(folder / "lock", os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         path = folder / "state.json"
-        try:
-            state = json.loads(path.read_text())
-            state = {"holders": list(state["holders"]), "modes": dict(state["modes"])}
-        except (OSError, ValueError, KeyError, TypeError):
-            state = {"holders": [], "modes": {}}
+        state = _read_state(path)
 
         def save() -> None:
             tmp = folder / "state.json.new"
-            tmp.write_text(json.dumps(state))
+            with open(tmp, "w") as f:
+                f.write(json.dumps(state))
+                f.flush()
+                os.fsync(f.fileno())  # a power cut must not leave an empty record of hidden paths
             os.replace(tmp, path)
 
         yield state, save
         save()
     finally:
         os.close(fd)
+
+
+def _read_state(path: Path) -> dict:
+    """The record, keeping only well-formed entries (a damaged file must not stop every run)."""
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {"holders": [], "modes": {}}
+    except (OSError, ValueError):
+        raw = None
+    holders = raw.get("holders") if isinstance(raw, dict) else None
+    modes = raw.get("modes") if isinstance(raw, dict) else None
+    good_holders = [
+        h for h in (holders if isinstance(holders, list) else [])
+        if isinstance(h, list) and len(h) == 3 and isinstance(h[0], int) and isinstance(h[2], str)
+    ]
+    good_modes = {
+        k: v for k, v in (modes if isinstance(modes, dict) else {}).items()
+        if isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 0o7777
+    }
+    if not isinstance(raw, dict) or len(good_holders) != len(holders or []) or len(good_modes) != len(modes or {}):
+        warn_always(f"{path} was damaged; only its well-formed entries are used")
+    return {"holders": good_holders, "modes": good_modes}
 
 
 def _restore(modes: dict[str, int]) -> None:
@@ -498,12 +526,13 @@ SHARED_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock", "/dev/m
 _IPC = {"shm": "shmid", "sem": "semid", "msg": "msqid"}
 
 
-def remove_leftovers(uid: int) -> list[str]:
+def remove_leftovers(uid: int, extra: tuple | list = ()) -> list[str]:
     """Remove what ``uid`` left where every user may write: files, System V IPC objects.
 
     The uid-only sandbox has no private /tmp or IPC namespace, so a child could
     leave a file or a shared memory segment for a later child (another student's)
-    to read, or to fill the machine's memory with. Returns what it removed.
+    to read, or to fill the machine's memory with. ``extra``: more paths of the
+    uid's to delete (its scratch folder). Returns what it removed.
     """
     removed: list[str] = []
     for kind, id_column in _IPC.items():
@@ -518,9 +547,91 @@ def remove_leftovers(uid: int) -> list[str]:
                 if _ipc_remove(kind, int(fields[id_column])):
                     removed.append(f"{kind} {fields[id_column]}")
     roots = {os.path.realpath(d) for d in (*SHARED_DIRS, tempfile.gettempdir()) if os.path.isdir(d)}
+    owned: list[str] = []
     for root in sorted(roots):
-        _remove_owned(root, uid, removed, depth=0)
+        _find_owned(root, uid, owned, depth=0)
+    owned += [str(p) for p in extra if os.path.lexists(p)]
+    if owned:
+        _delete_as(uid, owned)
+        removed += [p for p in owned if not os.path.lexists(p)]
     return removed
+
+
+def _delete_as(uid: int, paths: list[str]) -> None:
+    """``rm -rf`` the paths as ``uid`` itself, never as root.
+
+    Root deleting by path could be sent elsewhere: another sandbox uid may swap a
+    folder above the path for a link (to a folder of root's) between the check
+    and the deletion. As the uid, the kernel allows only what the uid could
+    delete anyway. ``rm`` (not shutil.rmtree) copes with trees of any depth;
+    ``chmod`` first gives back the write permission the uid may have taken away
+    from its own folders.
+    """
+    script = 'chmod -R u+rwX -- "$@" 2>/dev/null; exec rm -rf --one-file-system -- "$@"'
+    try:
+        subprocess.run(
+            ["/bin/sh", "-c", script, "sh", *paths],
+            user=uid, group=uid, extra_groups=[], env=_base_env(), cwd="/",
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            timeout=120, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        pass
+
+
+def processes_by_uid() -> dict[int, list[int]]:
+    """The running processes of each sandbox uid (from /proc)."""
+    found: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                uid = os.stat(f"/proc/{name}").st_uid
+            except OSError:
+                continue
+            if SANDBOX_UID_BASE <= uid < SANDBOX_UID_BASE + SANDBOX_UIDS:
+                found.setdefault(uid, []).append(int(name))
+    return found
+
+
+def kill_uid(uid: int) -> None:
+    """Kill every process of ``uid``: from a fork that becomes the uid, stopping them all first
+    so that none forks while the others are killed."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in a forked copy of the parent
+        try:
+            os.setuid(uid)
+            for _ in range(50):
+                os.kill(-1, signal.SIGSTOP)
+                os.kill(-1, signal.SIGKILL)
+                time.sleep(0.01)
+        finally:
+            os._exit(0)  # ProcessLookupError above: none left
+    os.waitpid(pid, 0)
+
+
+def reap_orphans(shared_dirs: bool) -> list[int]:
+    """Kill what a grading run that was killed (SIGKILL, a power cut) left running under sandbox
+    uids no live run holds, and (``shared_dirs``: the uid-only sandbox) remove what they left in
+    shared folders. A live run's children are never touched: their uids are locked. Returns the uids."""
+    import fcntl
+
+    locks = _uid_lock_dir()
+    reaped = []
+    for uid in sorted(processes_by_uid()):
+        fd = os.open(locks / str(uid), os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue  # a live run's child
+        try:
+            kill_uid(uid)
+            if shared_dirs:
+                remove_leftovers(uid)
+            reaped.append(uid)
+        finally:
+            os.close(fd)
+    return reaped
 
 
 def _ipc_remove(kind: str, ident: int) -> bool:
@@ -535,9 +646,9 @@ def _ipc_remove(kind: str, ident: int) -> bool:
     return libc.msgctl(ident, IPC_RMID, None) == 0
 
 
-def _remove_owned(folder: str, uid: int, removed: list[str], depth: int) -> None:
-    """Entries of ``folder`` owned by ``uid``; below, only directories anyone may write to
-    (the only other places the uid could have created something)."""
+def _find_owned(folder: str, uid: int, owned: list[str], depth: int) -> None:
+    """Entries of ``folder`` owned by ``uid``; below, only folders anyone may write to (the only
+    other places the uid could have created something). Only looks: deletion is :func:`_delete_as`."""
     try:
         entries = list(os.scandir(folder))
     except OSError:
@@ -548,16 +659,15 @@ def _remove_owned(folder: str, uid: int, removed: list[str], depth: int) -> None
         except OSError:
             continue
         if info.st_uid == uid:
-            try:
-                if stat.S_ISDIR(info.st_mode):
-                    shutil.rmtree(entry.path)
-                else:
-                    os.unlink(entry.path)
-                removed.append(entry.path)
-            except OSError:
-                pass
+            owned.append(entry.path)
         elif stat.S_ISDIR(info.st_mode) and info.st_mode & 0o002 and depth < 4:
-            _remove_owned(entry.path, uid, removed, depth + 1)
+            _find_owned(entry.path, uid, owned, depth + 1)
+
+
+def _uid_lock_dir() -> Path:
+    locks = Path(tempfile.gettempdir()) / "rnngrade-uids"
+    locks.mkdir(mode=0o700, exist_ok=True)
+    return locks
 
 
 def _claim_uid(slot: int) -> tuple[int, int]:
@@ -568,8 +678,7 @@ def _claim_uid(slot: int) -> tuple[int, int]:
     """
     import fcntl
 
-    locks = Path(tempfile.gettempdir()) / "rnngrade-uids"
-    locks.mkdir(mode=0o700, exist_ok=True)
+    locks = _uid_lock_dir()
     for k in range(SANDBOX_UIDS):
         uid = SANDBOX_UID_BASE + (slot + k) % SANDBOX_UIDS
         fd = os.open(locks / str(uid), os.O_CREAT | os.O_RDWR, 0o600)
@@ -623,8 +732,18 @@ class Child:
         self.namespaces = isolate if namespaces is None else (isolate and namespaces)
         self.sys_path = sys_path  # where the child finds Python (copies in the uid-only sandbox)
         self.uid, self._uid_lock = (_claim_uid(slot) if isolate else (None, None))
+        if self.uid is not None and self.uid in processes_by_uid():  # left by a run that was killed
+            kill_uid(self.uid)
+        if self.uid is not None and not self.namespaces:  # files its uid left in shared folders before
+            remove_leftovers(self.uid)
         self.work = Path(tempfile.mkdtemp(prefix="rnngrade-"))
-        shutil.copytree(template, self.work, dirs_exist_ok=True, symlinks=False)
+        try:
+            shutil.copytree(template, self.work, dirs_exist_ok=True, symlinks=False)
+        except BaseException:  # the template went away (the run is stopping): leave nothing behind
+            shutil.rmtree(self.work, ignore_errors=True)
+            if self._uid_lock is not None:
+                os.close(self._uid_lock)
+            raise
         self.work.chmod(0o755)
         if self.uid is not None and not self.namespaces:  # no tmpfs: its scratch dir is its own
             scratch = self.work / "scratch"
@@ -710,7 +829,19 @@ class Child:
         self._kill_uid()
 
     def close(self) -> None:
-        """Kill the child, everything it started, and remove its work directory."""
+        """Kill the child, everything it started, and remove its work directory.
+
+        Whatever a cleanup step meets, the uid is released at the end (a student's
+        deep folder tree must not keep the uid, and the next student, stuck).
+        """
+        try:
+            self._close()
+        finally:
+            if self._uid_lock is not None:
+                os.close(self._uid_lock)  # releases the uid for the next child
+                self._uid_lock = None
+
+    def _close(self) -> None:
         with _live_lock:
             _live.discard(self)
         if self.proc is not None:
@@ -729,27 +860,16 @@ class Child:
             self.memory_group.remove()
             self.memory_group = None
         if self.uid is not None and not self.namespaces:  # no private IPC or tmpfs: clean up after it
-            remove_leftovers(self.uid)
-        shutil.rmtree(self.work, ignore_errors=True)
-        if self._uid_lock is not None:
-            os.close(self._uid_lock)  # releases the uid for the next child
-            self._uid_lock = None
+            remove_leftovers(self.uid, [self.work / "scratch"])
+        try:
+            shutil.rmtree(self.work, ignore_errors=True)
+        except RecursionError:  # a tree deeper than Python's recursion: rm copes
+            subprocess.run(["rm", "-rf", "--one-file-system", "--", str(self.work)], check=False)
 
     def _kill_uid(self) -> None:
         """Processes that left the process group (setsid) die with their uid."""
-        if self.uid is None:
-            return
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in a forked copy of the parent
-            try:
-                os.setuid(self.uid)
-                for _ in range(50):  # stop them all first, so that none forks while we kill
-                    os.kill(-1, signal.SIGSTOP)
-                    os.kill(-1, signal.SIGKILL)
-                    time.sleep(0.01)
-            finally:
-                os._exit(0)  # ProcessLookupError above: none left
-        os.waitpid(pid, 0)
+        if self.uid is not None:
+            kill_uid(self.uid)
 
     # -- requests ----------------------------------------------------------
 

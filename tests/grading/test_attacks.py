@@ -316,31 +316,88 @@ def test_without_namespaces_files_and_ipc_objects_do_not_outlive_the_child(lesso
             f"assert rt.mq_open(b'/{marker}', os.O_CREAT | os.O_RDWR, 0o600, None) == -1  # RLIMIT_MSGQUEUE is 0",
         ]
     )
-    nb = notebook_with(lesson, edits={"count_rnn_parameters": append("import os\n" + code)})
+    deep = (  # deeper than Python's recursion limit: shutil.rmtree would fail on it
+        f"os.mkdir('/tmp/{marker}-deep'); os.chdir('/tmp/{marker}-deep')\n"
+        "for _ in range(1500):\n"
+        "    os.mkdir('d'); os.chdir('d')\n"
+        "os.chdir('/')"
+    )
+    nb = notebook_with(lesson, edits={"count_rnn_parameters": append("import os\n" + code + "\n" + deep)})
     result = grade_notebook(lesson, uid_only_runner, nb)
     assert points(result) == full_points(lesson)  # everything was created: the cell ran to the end
     assert [d for d in dirs if os.path.exists(f"{d}/{marker}")] == []
-    assert not os.path.exists(f"/tmp/{marker}-dir")
+    assert not os.path.exists(f"/tmp/{marker}-dir") and not os.path.exists(f"/tmp/{marker}-deep")
     assert open("/proc/sysvipc/shm").read().count("\n") == before
+    honest = grade_notebook(lesson, uid_only_runner, notebook_with(lesson))  # the uid is free and clean again
+    assert points(honest) == full_points(lesson)
+
+
+@needs_isolation
+def test_leftovers_are_deleted_as_their_uid_never_as_root(tmp_path):
+    """A path the uid only seems to own (a folder above it swapped for a link) cannot make root delete:
+    the deletion runs as the uid, which may not touch a folder of root's."""
+    from autograder.grading import sandbox
+
+    victim = tmp_path / "victim"
+    victim.mkdir(mode=0o700)
+    (victim / "precious").write_text("root's")
+    sandbox._delete_as(sandbox.SANDBOX_UID_BASE + 200, [str(victim / "precious"), str(victim)])
+    assert (victim / "precious").read_text() == "root's"
+
+
+@needs_isolation
+def test_children_of_a_killed_grader_die_and_their_daemons_are_reaped(tmp_path, course_permissions):
+    """SIGKILL leaves no finally: the children die with the grader (PR_SET_PDEATHSIG), and what they
+    started in a session of its own is killed by the next run's start (reap_orphans)."""
+    import sys
+
+    from autograder.grading import sandbox
+
+    daemon = (
+        "import os, time\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    time.sleep(120)\n"
+        "    os._exit(0)\n"
+        "time.sleep(60)"
+    )
+    _submission_with(tmp_path, "s1", daemon)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "autograder", "grade", str(tmp_path / "submitted"), "--db-url", "none", "--quiet",
+         "--output", str(tmp_path / "out"), "--autograded", str(tmp_path / "ag"), "--feedback", str(tmp_path / "fb")],
+        cwd=COURSE, env={**os.environ, "RNNGRADE_NO_NAMESPACES": "1"}, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        found: set[int] = set()
+        while time.monotonic() < deadline and len(found) < 2:  # the child and its daemon
+            found |= _sandboxed_descendants(proc.pid)
+            time.sleep(0.2)
+        assert len(found) >= 2, found
+        uids = {os.stat(f"/proc/{pid}").st_uid for pid in found if os.path.exists(f"/proc/{pid}")}
+        proc.kill()
+        proc.wait()
+        time.sleep(1)
+        assert len(_running(found)) == 1  # the daemon, in a session of its own; the child died with the grader
+        assert set(sandbox.reap_orphans(shared_dirs=True)) >= uids
+        assert _running(found) == []
+    finally:
+        proc.kill()
+        with sandbox.hidden_by_permissions([], []):  # the killed run's hidden paths: restored by the next
+            pass
+    assert sandbox._read_state(sandbox._state_dir() / "rnngrade-hidden" / "state.json")["modes"] == {}
 
 
 @needs_isolation
 def test_a_terminated_grader_restores_permissions_and_kills_its_children(tmp_path, course_permissions):
     """SIGTERM in the middle of a uid-only run: the run stops within seconds, no child survives,
     and the course's permissions are as before."""
-    import shutil
     import signal
     import sys
 
-    from autograder.grading import samples
 
-    built = samples.build_samples(COURSE, tmp_path / "a", "01_rnn_cell")["01_rnn_cell"]
     for student in ("s1", "s2", "s3"):
-        folder = tmp_path / "submitted" / student / "01_rnn_cell"
-        shutil.copytree(built["sample-full"], folder)
-        path = folder / "01_rnn_cell.ipynb"
-        nb = path.read_text().replace("### BEGIN SOLUTION", "import time; time.sleep(25)\n    ### BEGIN SOLUTION", 1)
-        path.write_text(nb)
+        _submission_with(tmp_path, student, "import time\ntime.sleep(25)")
     watched = COURSE / "autograder"
     before = os.stat(watched).st_mode
     env = {**os.environ, "RNNGRADE_NO_NAMESPACES": "1"}
@@ -349,19 +406,53 @@ def test_a_terminated_grader_restores_permissions_and_kills_its_children(tmp_pat
          "--output", str(tmp_path / "out"), "--autograded", str(tmp_path / "ag"), "--feedback", str(tmp_path / "fb")],
         cwd=COURSE, env=env, stderr=subprocess.PIPE, text=True,
     )
-    deadline = time.monotonic() + 60
-    children: set[int] = set()
-    while time.monotonic() < deadline and len(children) < 2:  # two jobs: two children sleeping
-        children |= _sandboxed_descendants(proc.pid)
-        time.sleep(0.2)
-    assert children, "no child started"
-    assert os.stat(watched).st_mode != before  # hidden while grading
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
+    try:
+        deadline = time.monotonic() + 60
+        children: set[int] = set()
+        while time.monotonic() < deadline and len(children) < 2:  # two jobs: two children sleeping
+            children |= _sandboxed_descendants(proc.pid)
+            time.sleep(0.2)
+        assert children, "no child started"
+        assert os.stat(watched).st_mode != before  # hidden while grading
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert "stopped by SIGTERM" in err
     assert os.stat(watched).st_mode == before
-    assert [pid for pid in children if os.path.exists(f"/proc/{pid}")] == []
+    assert _running(children) == []
+
+
+def _running(pids):
+    """Those of ``pids`` that still run (a zombie is dead: this container's init may never reap it)."""
+    alive = []
+    for pid in pids:
+        try:
+            state = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            alive.append(pid)
+    return alive
+
+
+def _submission_with(tmp_path, student, code):
+    """The full sample submission of lesson 01 for ``student``, with ``code`` run by its first solution cell."""
+    import json
+    import shutil
+
+    from autograder.grading import samples
+
+    full = tmp_path / "built" / "sample-full" / "01_rnn_cell"
+    if not full.exists():
+        full = samples.build_samples(COURSE, tmp_path / "built", "01_rnn_cell")["01_rnn_cell"]["sample-full"]
+    folder = tmp_path / "submitted" / student / "01_rnn_cell"
+    shutil.copytree(full, folder)
+    path = folder / "01_rnn_cell.ipynb"
+    nb = json.loads(path.read_text())
+    cell = next(c for c in nb["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("solution"))
+    cell["source"] = "".join(cell["source"]) + "\n" + code + "\n"
+    path.write_text(json.dumps(nb))
 
 
 def _sandboxed_descendants(root: int) -> set[int]:

@@ -266,6 +266,31 @@ def test_text_that_is_not_utf8_and_odd_timestamps_are_recorded(tmp_path):
     assert "2024" in (tmp_path / "autograded" / "stamp_bytes" / LESSON / "timestamp.txt").read_text(encoding="utf-8")
 
 
+def test_student_folder_names_are_safe_ids(tmp_path, capsys):
+    """A folder name with a terminal escape, bytes that are not UTF-8, or 60 such bytes gives an id
+    that prints and fits a file name; two folders that would give one id are both refused."""
+    built = samples.build_samples(COURSE, tmp_path / "a", LESSON)[LESSON]
+    full = samples.expected_scores(LESSON)["sample-full"]
+    submitted = os.fsencode(tmp_path / "submitted")
+    names = [b"zed\x1b[8m", b"jos\xe9", b"jos\\udce9", b"\xff" * 60]
+    for name in names:
+        target = os.path.join(submitted, name, os.fsencode(LESSON))
+        shutil.copytree(built["sample-full"], os.fsdecode(target))
+    options = cli.Options(
+        submitted=tmp_path / "submitted", assignment=LESSON, course=COURSE, db_url=f"sqlite:///{tmp_path / 'gradebook.db'}",
+        output=tmp_path / "out", autograded=tmp_path / "autograded", feedback=tmp_path / "feedback",
+        jobs=2, seed=7, limits=FAST,
+    )
+    result = cli.run_grading(options)
+    printed = capsys.readouterr()
+    assert "\x1b" not in printed.out + printed.err
+    scores = gradebook_scores(tmp_path)
+    long_id = next(s for s in scores if s.startswith("\\udcff"))
+    assert scores == {"zed\\x1b[8m": full, long_id: full}
+    assert len(long_id.encode()) <= 200 and (tmp_path / "feedback" / long_id / LESSON).is_dir()
+    assert len(result.faults) == 1 and "jos\\udce9" in result.faults[0] and "none was graded" in result.faults[0]
+
+
 @needs_isolation
 def test_root_without_namespaces_grades_in_the_uid_only_sandbox(tmp_path, monkeypatch, capsys, course_permissions):
     """Where unshare is refused (a default Docker container), children run under their own uid and

@@ -82,3 +82,27 @@ def test_a_path_that_was_never_readable_stays_so(paths):
     with sandbox.hidden_by_permissions([course], []) as changed:
         assert changed == []
     assert mode(course) == 0o700
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"holders": [[1]]}', '{"holders": "ab", "modes": {}}', '{"holders": [], "modes": {"/x": "755"}}', "[", ""],
+)
+def test_a_damaged_record_does_not_stop_a_run(paths, capsys, text):
+    course, _ = paths
+    sandbox.HIDDEN_STATE.mkdir(mode=0o700)
+    (sandbox.HIDDEN_STATE / "state.json").write_text(text)
+    with sandbox.hidden_by_permissions([course], []):
+        assert mode(course) == 0o750
+    assert mode(course) == 0o755
+    assert "damaged" in capsys.readouterr().err
+
+
+def test_a_record_folder_others_may_write_to_is_refused(paths):
+    course, _ = paths
+    sandbox.HIDDEN_STATE.mkdir(mode=0o700)
+    sandbox.HIDDEN_STATE.chmod(0o777)
+    with pytest.raises(RuntimeError, match="no one else may write"):
+        with sandbox.hidden_by_permissions([course], []):
+            pass
+    assert mode(course) == 0o755
