@@ -85,9 +85,9 @@ def student_id(folder_name: str) -> str:
     as a terminal's ESC) and a name too long for a file name cut, with a hash of the whole."""
     text = record.writable(folder_name)
     text = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
-    if len(text.encode("utf-8")) > 200:
+    if len(text.encode("utf-8")) > 200:  # a file name may hold 255 bytes
         digest = hashlib.sha256(os.fsencode(folder_name)).hexdigest()[:12]
-        text = text[:150] + "-" + digest
+        text = text.encode("utf-8")[:150].decode("utf-8", "ignore") + "-" + digest
     return text
 
 

@@ -185,6 +185,15 @@ def _restore(modes: dict[str, int]) -> None:
             pass
 
 
+def _restore_all(state: dict) -> None:
+    """Give the hidden paths back, after killing what a killed run's children left running
+    (a grandchild in a session of its own outlives the grader; it must not read them then)."""
+    if state["modes"] and can_isolate():
+        reap_orphans(shared_dirs=True)
+    _restore(state["modes"])
+    state["modes"] = {}
+
+
 def _drop_dead_holders(state: dict) -> None:
     """Forget runs that died without restoring (SIGKILL, a power cut); if none is left, restore."""
     alive = [h for h in state["holders"] if _process_start(h[0]) == h[1]]
@@ -193,8 +202,7 @@ def _drop_dead_holders(state: dict) -> None:
             f"a grading run was killed while it hid {len(state['modes'])} path(s) from other users; "
             "their permissions are restored now"
         )
-        _restore(state["modes"])
-        state["modes"] = {}
+        _restore_all(state)
     state["holders"] = alive
 
 
@@ -254,8 +262,7 @@ def hidden_by_permissions(hide: list[Path], keep: list[str]):
         except BaseException:
             state["holders"].remove(me)
             if not state["holders"]:
-                _restore(state["modes"])
-                state["modes"] = {}
+                _restore_all(state)
             raise
     try:
         yield mine
@@ -264,8 +271,7 @@ def hidden_by_permissions(hide: list[Path], keep: list[str]):
             state["holders"] = [h for h in state["holders"] if h != me]
             _drop_dead_holders(state)
             if not state["holders"]:
-                _restore(state["modes"])
-                state["modes"] = {}
+                _restore_all(state)
 
 
 def warn_always(message: str) -> None:
@@ -554,6 +560,11 @@ def remove_leftovers(uid: int, extra: tuple | list = ()) -> list[str]:
     if owned:
         _delete_as(uid, owned)
         removed += [p for p in owned if not os.path.lexists(p)]
+        left: list[str] = []
+        for root in sorted(roots):
+            _find_owned(root, uid, left, depth=0)
+        if left:
+            warn_always(f"{len(left)} file(s) of sandbox uid {uid} could not be removed, e.g. {left[0]!r}")
     return removed
 
 
@@ -567,16 +578,18 @@ def _delete_as(uid: int, paths: list[str]) -> None:
     ``chmod`` first gives back the write permission the uid may have taken away
     from its own folders.
     """
+    # The paths go through stdin to xargs, which splits them into command lines of legal length:
+    # ten thousand long names must not make the whole deletion fail ("Argument list too long").
     script = 'chmod -R u+rwX -- "$@" 2>/dev/null; exec rm -rf --one-file-system -- "$@"'
+    listing = b"".join(os.fsencode(p) + b"\0" for p in paths)
     try:
         subprocess.run(
-            ["/bin/sh", "-c", script, "sh", *paths],
-            user=uid, group=uid, extra_groups=[], env=_base_env(), cwd="/",
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            timeout=120, check=False,
+            ["xargs", "-0", "-r", "/bin/sh", "-c", script, "rm"],
+            input=listing, user=uid, group=uid, extra_groups=[], env=_base_env(), cwd="/",
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120, check=False,
         )
-    except (OSError, subprocess.SubprocessError):
-        pass
+    except (OSError, subprocess.SubprocessError) as exc:
+        warn_always(f"removing what sandbox uid {uid} left failed: {exc}")
 
 
 def processes_by_uid() -> dict[int, list[int]]:
@@ -664,9 +677,17 @@ def _find_owned(folder: str, uid: int, owned: list[str], depth: int) -> None:
             _find_owned(entry.path, uid, owned, depth + 1)
 
 
+UID_LOCKS: Path | None = None  # None: <_state_dir()>/rnngrade-uids
+
+
 def _uid_lock_dir() -> Path:
-    locks = Path(tempfile.gettempdir()) / "rnngrade-uids"
+    """One folder of uid locks for the whole machine, whatever TMPDIR a run has: uids and
+    processes are machine-wide, and a run must never take another run's child for an orphan."""
+    locks = UID_LOCKS or _state_dir() / "rnngrade-uids"
     locks.mkdir(mode=0o700, exist_ok=True)
+    info = os.lstat(locks)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or stat.S_IMODE(info.st_mode) & 0o022:
+        raise RuntimeError(f"{locks} must be a folder of the grader's own user that no one else may write to")
     return locks
 
 

@@ -272,7 +272,7 @@ def test_student_folder_names_are_safe_ids(tmp_path, capsys):
     built = samples.build_samples(COURSE, tmp_path / "a", LESSON)[LESSON]
     full = samples.expected_scores(LESSON)["sample-full"]
     submitted = os.fsencode(tmp_path / "submitted")
-    names = [b"zed\x1b[8m", b"jos\xe9", b"jos\\udce9", b"\xff" * 60]
+    names = [b"zed\x1b[8m", b"jos\xe9", b"jos\\udce9", b"\xff" * 60, "\U0001f600".encode() * 63]
     for name in names:
         target = os.path.join(submitted, name, os.fsencode(LESSON))
         shutil.copytree(built["sample-full"], os.fsdecode(target))
@@ -286,8 +286,10 @@ def test_student_folder_names_are_safe_ids(tmp_path, capsys):
     assert "\x1b" not in printed.out + printed.err
     scores = gradebook_scores(tmp_path)
     long_id = next(s for s in scores if s.startswith("\\udcff"))
-    assert scores == {"zed\\x1b[8m": full, long_id: full}
-    assert len(long_id.encode()) <= 200 and (tmp_path / "feedback" / long_id / LESSON).is_dir()
+    emoji_id = next(s for s in scores if s.startswith("\U0001f600"))
+    assert scores == {"zed\\x1b[8m": full, long_id: full, emoji_id: full}
+    for sid in (long_id, emoji_id):
+        assert len(sid.encode()) <= 200 and (tmp_path / "feedback" / sid / LESSON).is_dir()
     assert len(result.faults) == 1 and "jos\\udce9" in result.faults[0] and "none was graded" in result.faults[0]
 
 

@@ -106,3 +106,13 @@ def test_a_record_folder_others_may_write_to_is_refused(paths):
         with sandbox.hidden_by_permissions([course], []):
             pass
     assert mode(course) == 0o755
+
+
+def test_uid_locks_do_not_depend_on_tmpdir(monkeypatch, tmp_path):
+    """Uids and processes are machine-wide: a run with another TMPDIR must see the same locks,
+    or it would take a live run's child for an orphan and kill it."""
+    import tempfile
+
+    default = sandbox._uid_lock_dir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert sandbox._uid_lock_dir() == default
