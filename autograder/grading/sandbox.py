@@ -109,6 +109,19 @@ def _state_dir() -> Path:
 HIDDEN_STATE: Path | None = None  # None: <_state_dir()>/rnngrade-hidden (tests point it elsewhere)
 
 
+def _private_folder(folder: Path) -> Path:
+    """``folder``, made if missing, checked to be the grader's own that no one else may write to
+    (the permission record and the uid locks live there: another user must not plant them)."""
+    folder.mkdir(mode=0o700, exist_ok=True)
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or stat.S_IMODE(info.st_mode) & 0o022:
+        raise RuntimeError(
+            f"{folder} must be a folder of the grader's own user that no one else may write to; "
+            "remove it and grade again"
+        )
+    return folder
+
+
 def _process_start(pid: int) -> str | None:
     """The start time of process ``pid`` (field 22 of /proc/<pid>/stat), or None if it is gone.
 
@@ -126,14 +139,7 @@ def _locked_state():
     """The shared record of hidden paths, locked against every other grading run on this machine."""
     import fcntl
 
-    folder = HIDDEN_STATE or _state_dir() / "rnngrade-hidden"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    info = os.lstat(folder)
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or stat.S_IMODE(info.st_mode) & 0o022:
-        raise RuntimeError(
-            f"{folder} must be a folder of the grader's own user that no one else may write to; "
-            "remove it and grade again"
-        )
+    folder = _private_folder(HIDDEN_STATE or _state_dir() / "rnngrade-hidden")
     fd = os.open(folder / "lock", os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -683,12 +689,7 @@ UID_LOCKS: Path | None = None  # None: <_state_dir()>/rnngrade-uids
 def _uid_lock_dir() -> Path:
     """One folder of uid locks for the whole machine, whatever TMPDIR a run has: uids and
     processes are machine-wide, and a run must never take another run's child for an orphan."""
-    locks = UID_LOCKS or _state_dir() / "rnngrade-uids"
-    locks.mkdir(mode=0o700, exist_ok=True)
-    info = os.lstat(locks)
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or stat.S_IMODE(info.st_mode) & 0o022:
-        raise RuntimeError(f"{locks} must be a folder of the grader's own user that no one else may write to")
-    return locks
+    return _private_folder(UID_LOCKS or _state_dir() / "rnngrade-uids")
 
 
 def _claim_uid(slot: int) -> tuple[int, int]:
