@@ -212,7 +212,8 @@ def _run_grading(options: Options) -> Run:
             record.ensure_assignment(o.db_url, assignments[name])
     todo = [t for t in todo if t[1] in assignments]
 
-    with tempfile.TemporaryDirectory(prefix="rnngrade-template-") as tmp:
+    sandbox.remove_stale_folders()  # of runs that were killed (after reaping what they left running)
+    with tempfile.TemporaryDirectory(prefix=f"rnngrade-template-{os.getpid()}-") as tmp:
         template = sandbox.build_template(Path(tmp) / "child", o.course)
         hide = hidden_paths(o)
         uid_only = isolate and not namespaces

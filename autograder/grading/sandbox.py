@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
 import selectors
 import shutil
 import signal
@@ -653,6 +654,27 @@ def reap_orphans(shared_dirs: bool) -> list[int]:
     return reaped
 
 
+_RUN_FOLDER = re.compile(r"rnngrade-(?:template-)?(\d+)-.+")
+
+
+def remove_stale_folders() -> list[str]:
+    """Remove the work and template folders of grading runs that were killed (SIGKILL leaves its
+    folders: a template holds ~100 MB of copied standard library in the uid-only sandbox).
+
+    A run's folders carry its pid; those of a pid that no longer runs are removed, with ``rm``
+    (a student's scratch folder may be deeper than shutil.rmtree copes with). Call it after
+    :func:`reap_orphans`, so that nothing of the killed run still writes into them.
+    """
+    removed = []
+    base = Path(tempfile.gettempdir())
+    for entry in os.scandir(base):
+        match = _RUN_FOLDER.fullmatch(entry.name)
+        if match and entry.is_dir(follow_symlinks=False) and not os.path.exists(f"/proc/{match.group(1)}"):
+            subprocess.run(["rm", "-rf", "--one-file-system", "--", entry.path], check=False)
+            removed.append(entry.path)
+    return removed
+
+
 def _ipc_remove(kind: str, ident: int) -> bool:
     import ctypes
 
@@ -758,7 +780,7 @@ class Child:
             kill_uid(self.uid)
         if self.uid is not None and not self.namespaces:  # files its uid left in shared folders before
             remove_leftovers(self.uid)
-        self.work = Path(tempfile.mkdtemp(prefix="rnngrade-"))
+        self.work = Path(tempfile.mkdtemp(prefix=f"rnngrade-{os.getpid()}-"))  # the pid: see remove_stale_folders
         try:
             shutil.copytree(template, self.work, dirs_exist_ok=True, symlinks=False)
         except BaseException:  # the template went away (the run is stopping): leave nothing behind

@@ -394,6 +394,10 @@ def test_children_of_a_killed_grader_die_and_their_daemons_are_reaped(tmp_path, 
         with sandbox.hidden_by_permissions([], []):  # the next run restores them, killing the daemon first
             pass
     assert _running(found) == [] and uids
+    left = [f for f in os.listdir(sandbox.tempfile.gettempdir()) if f.startswith((f"rnngrade-{proc.pid}-", f"rnngrade-template-{proc.pid}-"))]
+    assert left  # SIGKILL: the killed run's work and template folders are still there
+    sandbox.remove_stale_folders()  # what the next run does at its start
+    assert not [f for f in left if os.path.exists(os.path.join(sandbox.tempfile.gettempdir(), f))]
     assert sandbox._read_state(sandbox._state_dir() / "rnngrade-hidden" / "state.json")["modes"] == {}
 
 
