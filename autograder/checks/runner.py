@@ -118,6 +118,14 @@ def _known_mistake(m) -> str:
     return f"\nThis looks like a known mistake: {m.what}.\nHow to find it: {m.hint}."
 
 
+def crash_note(found: list, case: Case) -> str:
+    """What follows a crash's traceback: the catalogued mistake that raises the same error there,
+    else the case's hint (both tiers say it the same way)."""
+    if found:
+        return _known_mistake(found[0])
+    return f"\nHint: {case.hint}" if case.hint else ""
+
+
 def helper_failed(exercise: Exercise, helper: str, case: str, trace: str) -> dict[str, Any]:
     """The verdict when a function the check runs first (a forward pass) crashed."""
     return {
@@ -184,10 +192,7 @@ def evaluate(
             message = f"{exercise.name} {crash}:\n" + _short_traceback(exc)
             # The cases before passed; a mistake invisible on them that raises this very error here is named.
             found = diagnose(exercise, [*actual_by_case, raised(exc)], mistakes)
-            if found:
-                message += _known_mistake(found[0])
-            elif case.hint:
-                message += f"\nHint: {case.hint}"
+            message += crash_note(found, case)
             return {
                 "status": "error",
                 "findings": [],

@@ -290,12 +290,11 @@ def _grade_all(o: Options, todo, assignments, runner, faults) -> list[NotebookRe
 
 
 def _record(o: Options, assignment: Assignment, student: str, folder: Path, graded: list[NotebookResult]) -> None:
-    record.make_writable(graded)
-    student = record.writable(student)
+    record.make_writable(graded)  # the student id is writable already (student_id)
     timestamp = record.read_timestamp(folder)
     if o.db_url:
         record.record_gradebook(o.db_url, assignment, student, graded, timestamp or None)
-    record.write_autograded(o.autograded / student / assignment.name, folder, graded)
+    record.write_autograded(o.autograded / student / assignment.name, timestamp, graded)
     record.write_student_files(o.output, o.feedback, graded)
 
 

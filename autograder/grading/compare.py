@@ -23,6 +23,7 @@ import numpy as np
 
 from autograder.checks.runner import (
     PROPERTY_ORDER,
+    crash_note,
     dependency_note,
     evaluate,
     helper_failed,
@@ -188,10 +189,8 @@ def judge(hidden: Hidden, reply: dict, memory_mb: int) -> ExerciseResult:
         message = f"{ex.name} raised {error} on case '{case_name}':\n{trace}"
         # As in the notebook: a catalogued mistake that raises this very error here is named, else the case's hint.
         found = _crash_named(hidden, earlier, index, error, reply.get("message"))
-        if found is not None:
-            message += f"\nThis looks like a known mistake: {found.what}.\nHow to find it: {found.hint}."
-        elif isinstance(index, int) and 0 <= index < len(hidden.cases) and hidden.cases[index].hint:
-            message += f"\nHint: {hidden.cases[index].hint}"
+        if isinstance(index, int) and 0 <= index < len(hidden.cases):
+            message += crash_note([found] if found else [], hidden.cases[index])
         return _result(hidden, "error", message, mistake=found.key if found else None)
     if status == "memory":
         return _result(

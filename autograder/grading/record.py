@@ -206,12 +206,14 @@ def make_writable(results: list[NotebookResult]) -> None:
             _clean_tree(r.assembled)
 
 
-def write_autograded(folder: Path, submitted: Path, results: list[NotebookResult]) -> None:
-    """The graded notebook for formgrader: the course's cells, the student's solutions, verdicts as outputs."""
+def write_autograded(folder: Path, timestamp: str | None, results: list[NotebookResult]) -> None:
+    """The graded notebook for formgrader: the course's cells, the student's solutions, verdicts as outputs.
+
+    ``timestamp``: the submission's, as :func:`read_timestamp` read it.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    stamp = read_timestamp(submitted)
-    if stamp is not None:
-        (folder / "timestamp.txt").write_text(stamp, encoding="utf-8")
+    if timestamp is not None:
+        (folder / "timestamp.txt").write_text(timestamp, encoding="utf-8")
     for result in results:
         if result.assembled is None:
             continue
