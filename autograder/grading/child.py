@@ -267,8 +267,10 @@ def run_exercise(ns: dict, msg: dict) -> dict:
             return error_reply(exc, case=index, cases=results)
         if len(msg["returns"]) == 1:
             result = {"value": describe(raw, np, encode)}
-        elif isinstance(raw, tuple):
+        elif isinstance(raw, (tuple, list)):
             result = {"tuple": len(raw), "items": {str(i): describe(raw[i], np, encode) for i in graded if i < len(raw)}}
+            if isinstance(raw, list):
+                result["list"] = True
         else:
             result = {"value": {"type": type(raw).__name__}}
         after = {k: describe(v, np, encode) for k, v in given.items() if isinstance(v, np.ndarray)}

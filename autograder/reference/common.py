@@ -8,19 +8,19 @@ from autograder.suites.common import UNROLL_MISTAKES
 
 
 def unroll_mistake(step, kind: str):
-    """A sequence forward ``(x, h0, **params) -> (h, None)`` that unrolls ``step`` with mistake ``kind``.
+    """A sequence forward ``(x, h0, *params) -> (h, None)`` that unrolls ``step`` with mistake ``kind``.
 
-    ``step(x_t, h_prev, **params)`` must return ``(h_next, cache)``.
+    ``step(x_t, h_prev, *params)`` must return ``(h_next, cache)``.
     """
 
-    def forward(x, h0, **params):
+    def forward(x, h0, *params):
         T = x.shape[1]
         states = []
         h_prev = np.zeros_like(h0) if kind == "h0_ignored" else h0
         for t in range(T):
             x_t = x[:, 0] if kind == "same_input" else x[:, t]
             start = h0 if kind == "no_recurrence" else h_prev
-            h_next, _ = step(x_t, start, **params)
+            h_next, _ = step(x_t, start, *params)
             states.append(h_prev if kind == "time_shifted" else h_next)
             h_prev = h_next
         if kind == "last_state_only":

@@ -18,8 +18,11 @@ learner sees the same verdict in the notebook as in the grade report.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import re
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -57,17 +60,30 @@ class HelperFailed(Exception):
         self.error = error
 
 
-def run_helper(helpers: Mapping[str, Callable], name: str, *args: Any) -> Any:
+def run_helper(helpers: Mapping[str, Callable], name: str, *args: Any, returns: str = "") -> Any:
     """Call the learner's ``name`` (a ``needs`` helper); a crash in it is blamed on it.
 
     A stub (``NotImplementedError``) passes through, so the check says "not attempted".
+    ``returns`` ("(h, cache)") is what it should return: anything else is reported
+    as its fault, not as a crash of the function under test that unpacks it.
     """
     try:
-        return helpers[name](*args)
+        result = helpers[name](*args)
     except NotImplementedError:
         raise
     except Exception as exc:
         raise HelperFailed(name, exc) from exc
+    count = returns.count(",") + 1
+    if returns and not (isinstance(result, (tuple, list)) and len(result) == count):
+        got = f"{article(type(result).__name__)} of {len(result)}" if isinstance(result, (tuple, list)) else (
+            article(type(result).__name__)
+        )
+        raise CallProblem(
+            "returns",
+            f"your {name}, which the check runs first to build the cache, returned {got}; it should "
+            f"return a tuple {returns}. Fix {name} first (its own check is check.{name})",
+        )
+    return result
 
 
 def article(word: str) -> str:
@@ -198,6 +214,119 @@ def call_keeping_inputs(fn: Callable, name: str, **args: Any) -> Any:
     return raw
 
 
+def decoy(value: Any) -> Any:
+    """Other inputs of the same kind: what a function is called on once more, to see that it
+    keeps no state between calls.
+
+    Float arrays are flipped along every axis (the same values in another order, so
+    whatever holds of them still does: signs, ranges, rows that sum to one); lists,
+    tuples and dicts are rebuilt from their items' decoys; everything else is kept.
+    """
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return np.flip(value).copy()
+    if isinstance(value, (list, tuple)):
+        return type(value)(decoy(v) for v in value)
+    if isinstance(value, dict):
+        return {k: decoy(v) for k, v in value.items()}
+    return value
+
+
+def _quietly(fn: Callable, *args: Any) -> Any:
+    """``fn(*args)`` with its prints and NumPy warnings swallowed (a check's extra call)."""
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        return fn(*args)
+
+
+def call_fresh(fn: Callable, name: str, *args: Any) -> Any:
+    """``fn(*args)``, checking that calling ``fn`` again, on other inputs, leaves this result as it is.
+
+    A function that returns arrays it reuses from call to call (a global buffer, a
+    default argument) hands its caller values that the next call overwrites: a list
+    of states, or a cache kept for the backward pass, then holds the wrong numbers.
+    """
+    raw = fn(*args)
+    before = _snapshot(raw)
+    try:
+        _quietly(fn, *decoy(args))
+    except Exception:  # noqa: BLE001 — only the first call is graded; this one looks for reuse
+        return raw
+    change = _changed_part(before, raw, "the result")
+    if change is not None:
+        raise CallProblem(
+            "values",
+            f"{name}'s result changed when {name} was called again on other inputs ({change}): it "
+            "returns arrays it reuses from call to call (a global or a default-argument buffer), so "
+            "whoever keeps a result (a list of states, a cache for backward) gets the later call's "
+            "values. Create new arrays on every call",
+        )
+    return raw
+
+
+def backward_again(
+    fn: Callable, name: str, first: Any, helpers: Mapping[str, Callable], forward: str, forward_args: Sequence,
+    *args: Any,
+) -> None:
+    """Check that ``fn(*args)`` (a backward pass, whose last argument is the cache) still gives
+    ``first`` after the learner's ``forward`` ran once more, on other inputs.
+
+    A backward that reads what the last forward call left behind (a global variable
+    set in the forward, an array the forward reuses) instead of its cache gets the
+    right gradients only when nothing ran in between, which is never the case in a
+    real model (two layers, two sequences, a gradient check).
+    """
+    before = _snapshot(first)
+    try:
+        _quietly(helpers[forward], *decoy(tuple(forward_args)))
+    except Exception:  # noqa: BLE001 — the forward was checked on the real inputs; this call only sets a trap
+        return
+    problem = ""
+    try:
+        again = _quietly(fn, *copy_inputs(dict(enumerate(args))).values())
+    except Exception as exc:  # noqa: BLE001
+        problem = f"it raised {type(exc).__name__}"
+    else:
+        if not _same_values(before, again):
+            problem = "it gave other gradients"
+    if not problem and _changed_part(before, first, "the result") is not None:
+        problem = "the gradients it had returned before changed"
+    if problem:
+        raise CallProblem(
+            "values",
+            f"{name} was called a second time on the same cache, after your {forward} had run on other "
+            f"inputs, and {problem}: it uses something the last {forward} call left behind (a global "
+            "variable, or an array the forward reuses from call to call) instead of the cache it is "
+            f"given. Put everything {name} needs into the cache, as new arrays on every forward call",
+        )
+
+
+def _same_values(before: Any, now: Any) -> bool:
+    """Does ``now`` hold the same values as the snapshot ``before`` (up to rounding)?"""
+    if isinstance(before, np.ndarray):
+        if not isinstance(now, np.ndarray) or now.shape != before.shape or now.dtype != before.dtype:
+            return False
+        if before.dtype.kind in "fc":
+            return bool(np.allclose(now, before, rtol=1e-9, atol=1e-12, equal_nan=True))
+        return bool(np.array_equal(now, before))
+    if isinstance(before, _Held):
+        if before.kind is np.ndarray:
+            if not isinstance(now, np.ndarray) or now.shape != before.shape:
+                return False
+            now = list(now.flat)
+        elif type(now) is not before.kind:
+            return False
+        if before.kind is dict:
+            return now.keys() == before.items.keys() and all(_same_values(before.items[k], now[k]) for k in now)
+        now = list(now)
+        return len(now) == len(before.items) and all(map(_same_values, before.items, now))
+    if isinstance(before, (int, float, complex, np.number, str, bytes)):
+        try:
+            return bool(now == before) or (now != now and before != before)  # NaN equals NaN here
+        except Exception:  # noqa: BLE001 — a number compared with an odd object
+            return False
+    return True  # other objects (an iterator, a closure): nothing to compare
+
+
 @dataclasses.dataclass(frozen=True)
 class Mistake:
     """A known wrong answer: a short key, what it is, and how to look for it."""
@@ -258,7 +387,7 @@ class Exercise:
     # and by name in the grader; ``call`` receives them as ``helpers``.
     needs: tuple[str, ...] = ()
     # How one case is run: (fn, inputs, helpers) -> the raw return value.
-    # The default calls fn(**inputs).
+    # The default calls fn with the inputs in order, positionally, through call_fresh.
     call: Callable[..., Any] | None = None
     description: str = ""
     # How the notebook writes the return value, when ``call`` flattens a nested one
@@ -269,7 +398,7 @@ class Exercise:
         """Call the function under test on one case and return what it returned."""
         if self.call is not None:
             return self.call(fn, dict(inputs), dict(helpers))
-        return fn(**inputs)
+        return call_fresh(fn, self.name, *inputs.values())
 
     def outcome(self, fn: Callable, inputs: Mapping[str, Any], helpers: Mapping[str, Callable] = {}) -> Any:
         """The graded outputs of ``fn`` on one case, or the :class:`Problem` it gave instead.
@@ -317,8 +446,8 @@ def unpack(exercise: Exercise, result: Any) -> tuple[dict[str, Any], Finding]:
     names = exercise.returns
     if len(names) == 1:
         return {names[0]: result}, Finding("returns", True, f"returns {names[0]}")
-    if not isinstance(result, tuple) or len(result) != len(names):
-        got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
+    if not isinstance(result, (tuple, list)) or len(result) != len(names):  # a list of the right length is fine
+        got = f"{article(type(result).__name__)} of {len(result)}" if isinstance(result, (tuple, list)) else type(result).__name__
         return {}, Finding(
             "returns",
             False,
@@ -453,6 +582,8 @@ def outputs_match(exercise: Exercise, expected: Any, actual: Any) -> bool:
             continue
         if not isinstance(a, np.ndarray) or np.shape(a) != np.shape(e):
             return False
+        if a.dtype.kind not in "biuf" or np.asarray(e).dtype.kind not in "biuf":
+            return False  # strings, objects, dates: never a match (and isnan knows none of them)
         if not np.allclose(a, e, rtol=exercise.rtol, atol=exercise.atol, equal_nan=True):
             return False
     return True

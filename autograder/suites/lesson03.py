@@ -18,7 +18,8 @@ report:
 * :data:`NUMERICAL`: how many of the returned gradients disagree with central
   differences of the learner's own forward pass (float64, relative error above
   1e-5); the reference gets 0;
-* the upstream flag: 1 when the call changed dh_next / dc_next (or dh) in place.
+* the upstream flag: which upstream arrays the call changed in place (1 for dh_next
+  or dh, 2 for dc_next, 3 for both), so that each in-place mistake is told apart.
 """
 
 from __future__ import annotations
@@ -27,12 +28,20 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from autograder.suites.core import Case, Exercise, Mistake, call_on_cache, run_helper
+from autograder.suites.core import (
+    CallProblem,
+    Case,
+    Exercise,
+    Mistake,
+    backward_again,
+    call_on_cache,
+    run_helper,
+)
 
 LESSON = "03_lstm"
 
 NUMERICAL = "gradients that disagree with numerical derivatives of your forward"
-STEP_UPSTREAM = "dh_next or dc_next changed in place (1 = yes)"
+STEP_UPSTREAM = "upstream arrays changed in place (0 = none, 1 = dh_next, 2 = dc_next, 3 = both)"
 SEQ_UPSTREAM = "dh changed in place (1 = yes)"
 NUMERICAL_STEP = 1e-5  # central-difference step
 NUMERICAL_RTOL = 1e-5  # a gradient disagrees when ||analytic - numerical|| / scale exceeds this
@@ -99,7 +108,7 @@ def _as_gradients(name: str, raw, count: int, names: str) -> tuple:
             if isinstance(raw, (tuple, list))
             else type(raw).__name__
         )
-        raise TypeError(f"{name} should return a tuple of {count} gradients ({names}), got {got}")
+        raise CallProblem("returns", f"{name} should return a tuple of {count} gradients ({names}), got {got}")
     return tuple(np.array(r, copy=True) if isinstance(r, np.ndarray) else r for r in raw)
 
 
@@ -222,14 +231,18 @@ def _call_step_backward(fn, inputs, helpers):
     pristine = _copies(inputs, _STEP_FORWARD_ARGS)
     dh0, dc0 = np.array(inputs["dh_next"], copy=True), np.array(inputs["dc_next"], copy=True)
     copies = _copies(pristine, _STEP_FORWARD_ARGS)
-    h_next, c_next, cache = run_helper(helpers, "lstm_step_forward", *(copies[k] for k in _STEP_FORWARD_ARGS))
+    h_next, c_next, cache = run_helper(
+        helpers, "lstm_step_forward", *(copies[k] for k in _STEP_FORWARD_ARGS), returns="(h_next, c_next, cache)"
+    )
     forward_out = tuple(
         np.array(v, copy=True) if isinstance(v, np.ndarray) else v for v in (h_next, c_next)
     )
     dh_next, dc_next = dh0.copy(), dc0.copy()
     raw = call_on_cache(fn, "lstm_step_backward", dh_next, dc_next, cache)
     grads = _as_gradients("lstm_step_backward", raw, 6, ", ".join(_STEP_GRADS))
-    upstream = _changed([dh0, dc0], [dh_next, dc_next])
+    forward_args = [pristine[k] for k in _STEP_FORWARD_ARGS]
+    backward_again(fn, "lstm_step_backward", raw, helpers, "lstm_step_forward", forward_args, dh0, dc0, cache)
+    upstream = _changed([dh0], [dh_next]) + 2 * _changed([dc0], [dc_next])
 
     def loss(values):
         h, c, _ = forward(*(values[k] for k in _STEP_FORWARD_ARGS))
@@ -276,6 +289,7 @@ LSTM_STEP_BACKWARD = Exercise(
     make_cases=_step_backward_cases,
     needs=("lstm_step_forward",),
     call=_call_step_backward,
+    returns_as="(dx, dh_prev, dc_prev, dW_x, dW_h, db)",
     rtol=1e-6,
     atol=1e-9,
     description="gradients of one LSTM step, given dh_next and dc_next and the cache of your "
@@ -405,11 +419,13 @@ def _call_backward(fn, inputs, helpers):
     pristine = _copies(inputs, _FORWARD_ARGS)
     dh0 = np.array(inputs["dh"], copy=True)
     copies = _copies(pristine, _FORWARD_ARGS)
-    h, cache = run_helper(helpers, "lstm_forward", *(copies[k] for k in _FORWARD_ARGS))
+    h, cache = run_helper(helpers, "lstm_forward", *(copies[k] for k in _FORWARD_ARGS), returns="(h, cache)")
     forward_out = np.array(h, copy=True) if isinstance(h, np.ndarray) else h
     dh = dh0.copy()
     raw = call_on_cache(fn, "lstm_backward", dh, cache)
     grads = _as_gradients("lstm_backward", raw, 5, ", ".join(_SEQ_GRADS))
+    forward_args = [pristine[k] for k in _FORWARD_ARGS]
+    backward_again(fn, "lstm_backward", raw, helpers, "lstm_forward", forward_args, dh0, cache)
     upstream = _changed([dh0], [dh])
 
     def loss(values):
@@ -452,6 +468,7 @@ LSTM_BACKWARD = Exercise(
     needs=("lstm_forward",),
     uses=("lstm_step_backward",),
     call=_call_backward,
+    returns_as="(dx, dh0, dW_x, dW_h, db)",
     rtol=1e-6,
     atol=1e-9,
     description="backpropagation through time for the LSTM, given dh (N, T, H) and the cache of "

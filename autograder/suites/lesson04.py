@@ -16,7 +16,14 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.suites.common import UNROLL_MISTAKES
-from autograder.suites.core import Case, Exercise, Mistake, call_on_cache, run_helper
+from autograder.suites.core import (
+    Case,
+    Exercise,
+    Mistake,
+    backward_again,
+    call_on_cache,
+    run_helper,
+)
 
 LESSON = "04_gru"
 
@@ -155,9 +162,12 @@ def _step_backward_cases(rng: np.random.Generator) -> list[Case]:
 
 
 def _call_step_backward(fn, inputs, helpers):
-    args = (inputs[k] for k in ("x", "h_prev", "W_x", "W_h", "b"))
-    _, cache = run_helper(helpers, "gru_step_forward", *args)
-    return call_on_cache(fn, "gru_step_backward", inputs["dh_next"], cache)
+    args = [inputs[k] for k in ("x", "h_prev", "W_x", "W_h", "b")]
+    _, cache = run_helper(helpers, "gru_step_forward", *args, returns="(h_next, cache)")
+    upstream = inputs["dh_next"].copy()
+    raw = call_on_cache(fn, "gru_step_backward", inputs["dh_next"], cache)
+    backward_again(fn, "gru_step_backward", raw, helpers, "gru_step_forward", args, upstream, cache)
+    return raw
 
 
 GRU_STEP_BACKWARD = Exercise(
@@ -300,9 +310,12 @@ def _backward_cases(rng: np.random.Generator) -> list[Case]:
 
 
 def _call_backward(fn, inputs, helpers):
-    args = (inputs[k] for k in ("x", "h0", "W_x", "W_h", "b"))
-    _, cache = run_helper(helpers, "gru_forward", *args)
-    return call_on_cache(fn, "gru_backward", inputs["dh"], cache)
+    args = [inputs[k] for k in ("x", "h0", "W_x", "W_h", "b")]
+    _, cache = run_helper(helpers, "gru_forward", *args, returns="(h, cache)")
+    upstream = inputs["dh"].copy()
+    raw = call_on_cache(fn, "gru_backward", inputs["dh"], cache)
+    backward_again(fn, "gru_backward", raw, helpers, "gru_forward", args, upstream, cache)
+    return raw
 
 
 GRU_BACKWARD = Exercise(

@@ -554,3 +554,117 @@ def test_a_tuple_where_the_mistake_returns_a_list_is_still_named():
 
     result = _evaluate("stacked_rnn_backward", as_tuples)
     assert [m.key for m in result["mistakes"]] == ["three_layers_hard_coded"], result["message"]
+
+
+# --------------------------------------------------------------------------
+# State between calls: a backward that reads the last forward's leftovers, a
+# forward that hands out a buffer it reuses
+# --------------------------------------------------------------------------
+
+WITH_FORWARD = sorted(name for name in ALL if EXERCISES[name].needs)
+DEFAULT_CALL = sorted(name for name in ALL if EXERCISES[name].call is None)
+
+
+def leftover_reading_pair(name):
+    """A correct forward that remembers its last inputs in a global, and a backward that
+    ignores its cache and rebuilds one from those inputs: right only when nothing ran in between."""
+    forward_name = EXERCISES[name].needs[0]
+    ref_forward, ref_backward = REFERENCE[forward_name], REFERENCE[name]
+    last = {}
+
+    def forward(*args):
+        last["args"] = args
+        return ref_forward(*args)
+
+    def backward(*args):
+        cache = ref_forward(*last["args"])[-1]
+        return ref_backward(*args[:-1], cache)
+
+    forward.__name__, backward.__name__ = forward_name, name
+    return forward, backward
+
+
+def buffer_reusing(name):
+    """The reference, but its first array output lives in one buffer that every call overwrites."""
+    ref = REFERENCE[name]
+    buffer = {}
+
+    def fn(*args):
+        out = ref(*args)
+        first = out[0] if isinstance(out, tuple) else out
+        if not isinstance(first, np.ndarray):
+            return out
+        if buffer.get("b") is None or buffer["b"].shape != first.shape:
+            buffer["b"] = np.empty_like(first)
+        buffer["b"][...] = first
+        return (buffer["b"], *out[1:]) if isinstance(out, tuple) else buffer["b"]
+
+    fn.__name__ = name
+    return fn
+
+
+@pytest.mark.parametrize("name", WITH_FORWARD)
+def test_backward_reading_the_last_forward_call_fails(name):
+    """It gets the right gradients on every case (the check's forward ran just before), so only
+    the second call on the same cache, after a forward on other inputs, can tell."""
+    forward, backward = leftover_reading_pair(name)
+    exercise = EXERCISES[name]
+    cases, expected, mistakes = load_fixture(exercise)
+    result = evaluate(exercise, backward, cases, expected, mistakes, {exercise.needs[0]: forward})
+    assert result["status"] == "fail"
+    assert f"{name} was called a second time on the same cache, after your {forward.__name__}" in result["message"]
+    assert "a global variable" in result["message"]
+
+
+@pytest.mark.parametrize("name", DEFAULT_CALL)
+def test_result_overwritten_by_the_next_call_fails(name):
+    """A function whose result the next call overwrites is told so; integer answers have no buffer."""
+    result = _evaluate(name, buffer_reusing(name))
+    if name.startswith("count_"):
+        assert result["status"] == "pass"
+        return
+    assert result["status"] == "fail"
+    assert f"{name}'s result changed when {name} was called again on other inputs" in result["message"]
+
+
+@pytest.mark.parametrize("name", DEFAULT_CALL)
+def test_renamed_parameters_pass(name):
+    """The function is called positionally, so a learner who renamed the parameters is not failed
+    for it (a helper forward is called positionally too)."""
+    ref = REFERENCE[name]
+
+    def renamed(*args):
+        return ref(*args)
+
+    renamed.__name__ = name
+    assert _evaluate(name, renamed)["status"] == "pass"
+
+
+def test_a_forward_returning_the_wrong_count_is_blamed_on_the_forward():
+    """The backward's check unpacks the learner's forward: a forward returning h alone is named,
+    not reported as a crash of the backward."""
+    exercise = EXERCISES["gru_step_backward"]
+    cases, expected, mistakes = load_fixture(exercise)
+    forward = REFERENCE["gru_step_forward"]
+
+    def h_only(*args):
+        return forward(*args)[0]
+
+    result = evaluate(exercise, REFERENCE["gru_step_backward"], cases, expected, mistakes, {"gru_step_forward": h_only})
+    assert result["status"] == "fail"
+    assert "your gru_step_forward, which the check runs first to build the cache, returned an ndarray" in result["message"]
+    assert "it should return a tuple (h_next, cache)" in result["message"]
+
+
+@pytest.mark.parametrize("dtype", [object, str, "datetime64[s]"])
+def test_an_array_of_another_kind_is_a_message_not_a_crash(dtype):
+    """The right shape but not numbers: the dtype finding, never an exception from the checker."""
+    ref = REFERENCE["gru_step_forward"]
+
+    def odd(*args):
+        h, cache = ref(*args)
+        return np.zeros(h.shape).astype(dtype), cache
+
+    odd.__name__ = "gru_step_forward"
+    result = _evaluate("gru_step_forward", odd)
+    assert result["status"] == "fail" and "dtype" in result["message"]

@@ -155,3 +155,45 @@ def test_grade_report_tracebacks_hold_only_the_learners_frames():
     assert result.status == "error" and "IndexError" in result.message
     assert "autograder" not in result.message and "numpy" not in result.message
     assert "params[5][0]" in result.message
+
+
+def test_backward_reading_the_last_forward_call_fails_on_hidden_cases():
+    """A backward that rebuilds its cache from the inputs of the last forward call (kept in a
+    global) is right only when nothing ran in between: the child's second call tells."""
+    last = {}
+
+    def forward(*args):
+        last["args"] = args
+        return REFERENCE["gru_forward"](*args)
+
+    def backward(dh, cache):
+        return REFERENCE["gru_backward"](dh, REFERENCE["gru_forward"](*last["args"])[1])
+
+    result = _grade("gru_backward", {"gru_backward": backward, "gru_forward": forward})
+    assert result.status == "fail" and result.points == 0
+    assert "gru_backward was called a second time on the same cache" in result.message
+
+
+def test_result_overwritten_by_the_next_call_fails_on_hidden_cases():
+    buffer = {}
+
+    def lstm_forward(*args):
+        h, cache = REFERENCE["lstm_forward"](*args)
+        if buffer.get("h") is None or buffer["h"].shape != h.shape:
+            buffer["h"] = np.empty_like(h)
+        buffer["h"][...] = h
+        return buffer["h"], cache
+
+    result = _grade("lstm_forward", {"lstm_forward": lstm_forward})
+    assert result.status == "fail" and result.points == 0
+    assert "lstm_forward's result changed when lstm_forward was called again" in result.message
+
+
+def test_a_list_of_gradients_passes_on_hidden_cases_as_in_the_notebook():
+    ref = REFERENCE["gru_step_backward"]
+
+    def as_list(dh_next, cache):
+        return list(ref(dh_next, cache))
+
+    ns = {"gru_step_backward": as_list, "gru_step_forward": REFERENCE["gru_step_forward"]}
+    assert _grade("gru_step_backward", ns).status == "pass"

@@ -125,13 +125,15 @@ def test_backward_check_counts_numerical_mismatches():
 
 
 def test_backward_wrong_arity_is_named():
-    """Returning five gradients from lstm_step_backward says six are expected, and names them."""
+    """Returning five gradients from lstm_step_backward fails its "returns" property (not a crash),
+    saying six are expected and naming them, as lesson 04 does."""
     result = _evaluate(
         suite.LSTM_STEP_BACKWARD,
         lambda dh_next, dc_next, cache: ref.lstm_step_backward(dh_next, dc_next, cache)[:5],
     )
-    assert result["status"] == "error"
-    assert "tuple of 6 gradients (dx, dh_prev, dc_prev, dW_x, dW_h, db)" in result["message"]
+    assert result["status"] == "fail"
+    assert [f.prop for f in result["findings"] if not f.ok] == ["returns"]
+    assert "tuple of 6 gradients (dx, dh_prev, dc_prev, dW_x, dW_h, db), got a tuple of 5" in result["message"]
 
 
 def test_backward_list_returns_pass():
@@ -166,6 +168,21 @@ def test_upstream_changed_in_place_keeps_the_numerical_check_right():
     result = _evaluate(exercise, scales_dh_next)
     assert f"{suite.STEP_UPSTREAM}: expected 0, got 1" in result["message"]
     assert suite.NUMERICAL not in result["message"]
+
+
+def test_dc_next_changed_in_place_is_not_named_as_dh_next():
+    """A backward that adds into dc_next has its own flag value (2), so the catalogued mistake
+    about dh_next (1) is not named for it."""
+
+    def adds_into_dc_next(dh_next, dc_next, cache):
+        out = ref.lstm_step_backward(dh_next, dc_next, cache)
+        dc_next += 1.0
+        return out
+
+    result = _evaluate(suite.LSTM_STEP_BACKWARD, adds_into_dc_next)
+    assert result["status"] == "fail"
+    assert f"{suite.STEP_UPSTREAM}: expected 0, got 2" in result["message"]
+    assert result["mistakes"] == [] and "modifies_upstream" not in [m.key for m in result["maybe"]]
 
 
 def test_wrong_forward_is_reported_first():
