@@ -178,6 +178,12 @@ def _flags(md: dict) -> tuple:
     return tuple(bool(md.get(k)) if k != "points" else float(md.get(k) or 0) for k in NBGRADER_FLAGS)
 
 
+# Solution code has no reason to touch the checking code, which runs in the same child
+# process: a submission that names it is flagged for a human to read (see README §9).
+AUTOGRADER_NAME = re.compile(r"\bautograder\b")
+REFERS_TO_AUTOGRADER = "refers to the course's autograder package"
+
+
 def select_cells(source: NotebookNode, stubs: dict[str, str], submitted: dict, exercises: list[str]) -> Plan:
     """The steps to run and the notes for the student (see the module docstring)."""
     by_id: dict[str, list[dict]] = {}
@@ -241,7 +247,13 @@ def _student_solution(cell: NotebookNode, grade_id: str, theirs: list[dict], stu
             "(graded as not attempted); keep the cells as they came in the release"
         )
         return stub
-    return cell_source(mine)
+    text = cell_source(mine)
+    if AUTOGRADER_NAME.search(text):
+        notes.append(
+            f"your solution cell '{grade_id}' {REFERS_TO_AUTOGRADER}; it was graded "
+            "as usual, and this note is here so that your instructor reads that cell"
+        )
+    return text
 
 
 def _note_tampering(cell: NotebookNode, grade_id: str, theirs: list[dict], notes: list) -> None:

@@ -25,7 +25,7 @@ import nbformat
 from traitlets.config import Config
 
 from autograder.grading.engine import Assignment, GraderError, NotebookResult
-from autograder.grading.notebook import check_exercise, nbgrader_meta
+from autograder.grading.notebook import REFERS_TO_AUTOGRADER, check_exercise, nbgrader_meta
 
 STATUS_WORDS = {
     "pass": "passed",
@@ -346,4 +346,8 @@ def _table(assignment: str, results: list[NotebookResult]) -> str:
     def line(cols):
         return "  ".join(str(c).ljust(w) for c, w in zip(cols, widths)).rstrip()
 
-    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+    table = [line(header), line(["-" * w for w in widths]), *map(line, rows)]
+    flagged = sorted({r.student for r in results if any(REFERS_TO_AUTOGRADER in n for n in r.notes)})
+    if flagged:
+        table.append(f"read by hand (solution code that {REFERS_TO_AUTOGRADER}): {', '.join(flagged)}")
+    return "\n".join(table)

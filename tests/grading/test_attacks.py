@@ -58,6 +58,23 @@ def test_numpy_comparison_patch_keeps_honest_points(lesson, runner):
     assert got["rnn_step_forward"] == 3 and got["softmax"] == 2 and sum(got.values()) == 5
 
 
+def test_solution_code_naming_the_autograder_is_flagged(lesson, runner):
+    """Code that reaches into the checking code (which shares the child's process) is graded as
+    usual and flagged, in the student's notes and below the score table, for a human to read."""
+    from autograder.grading import record
+
+    code = "import autograder.suites.core as _core\n_core.Exercise.run = _core.Exercise.run"
+    nb = notebook_with(lesson, solved=("softmax",), edits={"softmax": append(code)})
+    result = grade_notebook(lesson, runner, nb)
+    assert points(result)["softmax"] == 2
+    assert any("your solution cell 'softmax' refers to the course's autograder package" in n for n in result.notes)
+    assert "read by hand (solution code that refers to the course's autograder package): attacker" in (
+        record.score_table([result])
+    )
+    honest = grade_notebook(lesson, runner, notebook_with(lesson, solved=("softmax",)))
+    assert not any("autograder" in n for n in honest.notes) and "read by hand" not in record.score_table([honest])
+
+
 def test_ipython_transformers_earn_nothing(lesson, runner):
     """Input and AST transformers cannot rewrite the checks: no check runs in the child."""
     code = (
