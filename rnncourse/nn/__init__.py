@@ -3,7 +3,8 @@
 Functional style: ``*_forward(...) -> (out, cache)`` and
 ``*_backward(dout, cache) -> gradients in the order of the forward's inputs``.
 Shapes are batch-first, layers are row-vector ``x @ W + b`` (see NOTATION.md).
-Every function keeps the floating dtype of its inputs (float32 stays float32).
+Every function keeps the floating dtype of its inputs (float32 stays float32); a
+recurrent layer takes it from x and its weights and casts h0 (and c0) to it.
 
 Recurrent layers (x (N, T, D), h0 (N, H), output h (N, T, H)):
     rnn_forward(x, h0, W_xh, W_hh, b_h)               rnn_backward(dh, cache)

@@ -29,7 +29,7 @@ from ._common import (
 
 def _prepare(name, x, h0, W_x, W_h, biases):
     x = np.asarray(x)
-    dtype = float_dtype(x, h0, W_x, W_h, *biases)
+    dtype = float_dtype(x, W_x, W_h, *biases)  # h0 is cast to it
     x = x.astype(dtype, copy=False)
     W_x = np.asarray(W_x, dtype=dtype)
     W_h = np.asarray(W_h, dtype=dtype)

@@ -84,26 +84,48 @@ def softmax_cross_entropy(scores, y, mask=None):
         raise ValueError(f"softmax_cross_entropy: y shape {y.shape} != scores {scores.shape[:-1]}")
     s = scores.reshape(-1, V)
     y = y.reshape(-1)
+    if not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(
+            f"softmax_cross_entropy: y must hold integer class ids, got dtype {y.dtype}"
+        )
     if mask is None:
         w = None
         count = y.shape[0]
     else:
-        w = np.asarray(mask).reshape(-1).astype(dtype)
+        mask = np.asarray(mask)
+        if mask.shape != scores.shape[:-1]:
+            raise ValueError(
+                f"softmax_cross_entropy: mask must have y's shape {scores.shape[:-1]}, got {mask.shape}"
+            )
+        w = mask.reshape(-1).astype(dtype)
         y = np.where(w != 0, y, 0)  # padding targets may be out of range
         count = float(w.sum())
+    bad = (y < 0) | (y >= V)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(
+            f"softmax_cross_entropy: targets must be in [0, {V}) where they count; y = {int(y[i])} at flat "
+            f"position {i} (mask out padding positions instead of giving them an id)"
+        )
     rows = np.arange(y.shape[0])
-
-    shifted = s - s.max(axis=1, keepdims=True)  # (M, V)
-    log_z = np.log(np.exp(shifted).sum(axis=1))  # (M,)
-    nll = log_z - shifted[rows, y]  # (M,)
-    dscores = np.exp(shifted - log_z[:, None])  # softmax
-    dscores[rows, y] -= 1
     if count == 0:
         return 0.0, np.zeros_like(scores)
+
+    shifted = s - s.max(axis=1, keepdims=True)  # (M, V)
+    probs = np.exp(shifted)  # one exp, reused for the softmax
+    z = probs.sum(axis=1)  # (M,)
+    nll = np.log(z) - shifted[rows, y]  # (M,)
+    probs /= z[:, None]  # softmax
+    probs[rows, y] -= 1
+    dscores = probs
     if w is None:
         loss = float(nll.sum()) / count
         dscores /= count
     else:
-        loss = float((nll * w).sum()) / count
+        # Positions that do not count are left out, not multiplied by 0 (their NaN or
+        # -inf scores, e.g. from padding, would turn 0 * nan into NaN).
+        counted = w != 0
+        loss = float((nll[counted] * w[counted]).sum()) / count
         dscores *= (w / count)[:, None]
+        dscores[~counted] = 0
     return loss, dscores.reshape(scores.shape)

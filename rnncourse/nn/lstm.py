@@ -39,10 +39,12 @@ def lstm_forward(x, h0, W_x, W_h, b, c0=None, return_state=False):
         c_T: (N, H) final cell state (also in ``cache["c_T"]``).
         cache: dict for ``lstm_backward``.
 
-    Works in the promoted floating dtype of the inputs (float32 stays float32).
+    Works in the promoted floating dtype of x and the weights (float32 stays float32);
+    h0 and c0 are cast to it, so a float64 np.zeros((N, H)) does not turn a float32
+    model into float64.
     """
     x = np.asarray(x)
-    dtype = float_dtype(x, h0, W_x, W_h, b, c0)
+    dtype = float_dtype(x, W_x, W_h, b)  # h0 and c0 are cast to it
     x = x.astype(dtype, copy=False)
     W_x = np.asarray(W_x, dtype=dtype)
     W_h = np.asarray(W_h, dtype=dtype)

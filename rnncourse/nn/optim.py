@@ -10,13 +10,57 @@ def clip_grad_norm(grads, max_norm):
 
     Inputs: grads, a dict name -> array; max_norm > 0.
     Returns the global norm before clipping (a Python float), as torch does.
+
+    The norm is summed in float64, so float32 gradients near 1e20 are clipped, not
+    zeroed by an overflow. A NaN or infinite norm raises FloatingPointError and
+    leaves the gradients as they are: an optimizer step would write NaN into every
+    parameter (lower the learning rate, or look for a log(0) or an overflow).
     """
-    total = math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
+    if not max_norm > 0:
+        raise ValueError(f"clip_grad_norm: max_norm must be > 0, got {max_norm}")
+    total = math.sqrt(sum(float(np.vdot(g, g)) for g in map(_float64, grads.values())))
+    if not math.isfinite(total):
+        bad = [name for name, g in grads.items() if not np.all(np.isfinite(g))]
+        raise FloatingPointError(
+            f"clip_grad_norm: the gradients' norm is {total}; NaN or inf in {', '.join(map(str, bad)) or '?'}"
+        )
     if total > max_norm:
         scale = max_norm / (total + 1e-6)
         for g in grads.values():
             g *= scale
     return total
+
+
+def _float64(g):
+    g = np.asarray(g)
+    return g.astype(np.float64) if g.dtype != np.float64 else g
+
+
+def _check_pairs(who, params, grads, state):
+    """Every parameter has a gradient of its shape, no gradient is left over, and a name the
+    optimizer has state for still names the same array (two dicts sharing a name, such as an
+    encoder's and a decoder's "W", would otherwise share one Adam state)."""
+    missing = [k for k in params if k not in grads]
+    extra = [k for k in grads if k not in params]
+    if missing or extra:
+        raise KeyError(
+            f"{who}.step: params and grads have different keys (no gradient for {missing}, "
+            f"no parameter for {extra})"
+        )
+    for name, param in params.items():
+        if np.shape(grads[name]) != np.shape(param):
+            raise ValueError(
+                f"{who}.step: grads[{name!r}] has shape {np.shape(grads[name])}, "
+                f"params[{name!r}] {np.shape(param)}"
+            )
+        owner = state.get(name)
+        if owner is not None and owner is not param:
+            raise ValueError(
+                f"{who}.step: {name!r} now names another array than in the earlier steps; one optimizer "
+                "keeps one state per name, so give every parameter of the model its own name (e.g. "
+                "'enc_W' and 'dec_W'), or use one optimizer per dict"
+            )
+        state[name] = param
 
 
 class SGD:
@@ -29,9 +73,11 @@ class SGD:
         self.learning_rate = learning_rate
         self.momentum = momentum
         self.velocity = {}
+        self.params = {}  # name -> the array it names (see _check_pairs)
 
     def step(self, params, grads):
-        """Update every array in ``params`` in place using ``grads`` (same keys)."""
+        """Update every array in ``params`` in place using ``grads`` (same keys, same shapes)."""
+        _check_pairs("SGD", params, grads, self.params)
         for name, param in params.items():
             grad = grads[name]
             if self.momentum:
@@ -59,9 +105,15 @@ class Adam:
         self.t = 0
         self.m = {}
         self.v = {}
+        self.params = {}  # name -> the array it names (see _check_pairs)
 
     def step(self, params, grads):
-        """Update every array in ``params`` in place using ``grads`` (same keys)."""
+        """Update every array in ``params`` in place using ``grads`` (same keys, same shapes).
+
+        One call is one step: update all parameters of a model in one call (merge an
+        encoder's and a decoder's dicts), since every call advances the step count t.
+        """
+        _check_pairs("Adam", params, grads, self.params)
         self.t += 1
         step_size = (
             self.learning_rate * math.sqrt(1 - self.beta2**self.t) / (1 - self.beta1**self.t)

@@ -27,12 +27,12 @@ def rnn_forward(x, h0, W_xh, W_hh, b_h):
         h: (N, T, H) hidden state of every step (h[:, -1] is the final state).
         cache: dict for ``rnn_backward``.
 
-    All arrays are computed in the promoted floating dtype of the inputs
-    (float32 stays float32). The input projection of all T steps is one GEMM;
+    All arrays are computed in the promoted floating dtype of x and the weights
+    (float32 stays float32); h0 is cast to it. The input projection of all T steps is one GEMM;
     the time loop does one GEMM and two in-place ufuncs per step.
     """
     x = np.asarray(x)
-    dtype = float_dtype(x, h0, W_xh, W_hh, b_h)
+    dtype = float_dtype(x, W_xh, W_hh, b_h)  # h0 is cast to it
     x = x.astype(dtype, copy=False)
     W_xh = np.asarray(W_xh, dtype=dtype)
     W_hh = np.asarray(W_hh, dtype=dtype)

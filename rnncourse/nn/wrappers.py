@@ -34,26 +34,63 @@ def get_cell(cell):
     return forward, backward
 
 
-def bidirectional_forward(cell, x, h0_fwd, h0_bwd, params_fwd, params_bwd):
+def reverse_index(N, T, lengths=None):
+    """(N, T) time indices that reverse each row within its length, padding left in place.
+
+    Row n reads steps lengths[n]-1, ..., 0, then lengths[n], ..., T-1: its own
+    reversal. Applying it twice gives back the original order. ``lengths=None``
+    means every row has T real steps.
+    """
+    t = np.arange(T)
+    if lengths is None:
+        return np.broadcast_to(t[::-1], (N, T))
+    lengths = np.asarray(lengths)
+    if lengths.shape != (N,) or not np.issubdtype(lengths.dtype, np.integer):
+        raise ValueError(
+            f"lengths must be {N} integers, one per row, got {lengths.dtype} of shape {lengths.shape}"
+        )
+    if np.any(lengths < 1) or np.any(lengths > T):
+        raise ValueError(
+            f"lengths must be between 1 and T = {T}, got {lengths.min()} to {lengths.max()}"
+        )
+    L = lengths[:, None]
+    return np.where(t < L, L - 1 - t, t)
+
+
+def _in_time(a, index):
+    """a[n, index[n, t]] for every n, t (a is (N, T, ...))."""
+    return np.take_along_axis(a, index.reshape(index.shape + (1,) * (a.ndim - 2)), axis=1)
+
+
+def bidirectional_forward(cell, x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths=None):
     """Run one cell left-to-right and another right-to-left; concatenate their states.
 
     Inputs:
         cell: ``"rnn"``, ``"lstm"``, ``"gru"`` or a ``(forward, backward)`` pair.
         x: (N, T, D) inputs.
         h0_fwd, h0_bwd: (N, H) initial states of the two directions (h0_bwd is
-            the state *before* the last time step).
+            the state *before* the last real time step).
         params_fwd, params_bwd: tuples of the cell's weights, e.g. (W_x, W_h, b).
+        lengths: optional (N,) number of real steps per row of a right-padded
+            batch. The reverse direction then starts at each row's last real step,
+            so its states at real steps do not depend on the padding; states at
+            padded steps are meaningless (mask them out). Without ``lengths`` the
+            reverse direction reads the padding first.
 
     Returns:
-        h: (N, T, 2H); h[:, t, :H] has read x[:, :t+1], h[:, t, H:] has read x[:, t:].
+        h: (N, T, 2H); h[:, t, :H] has read x[:, :t+1], h[:, t, H:] has read x[:, t:]
+            (x[:, t:length] with ``lengths``).
         cache: for ``bidirectional_backward``.
     """
     forward, _ = get_cell(cell)
     x = np.asarray(x)
+    rev = reverse_index(x.shape[0], x.shape[1], lengths)
     h_fwd, cache_fwd = forward(x, h0_fwd, *params_fwd)  # (N, T, H)
-    h_bwd_rev, cache_bwd = forward(x[:, ::-1], h0_bwd, *params_bwd)  # (N, T, H), reversed time
-    h = np.concatenate([h_fwd, h_bwd_rev[:, ::-1]], axis=-1)  # (N, T, 2H)
-    return h, (cell, h_fwd.shape[-1], cache_fwd, cache_bwd)
+    h_bwd_rev, cache_bwd = forward(
+        _in_time(x, rev), h0_bwd, *params_bwd
+    )  # (N, T, H), each row reversed
+    h = np.concatenate([h_fwd, _in_time(h_bwd_rev, rev)], axis=-1)  # (N, T, 2H)
+    return h, (cell, h_fwd.shape[-1], cache_fwd, cache_bwd, rev)
 
 
 def bidirectional_backward(dh, cache):
@@ -63,16 +100,20 @@ def bidirectional_backward(dh, cache):
     Returns: dx (N, T, D), dh0_fwd (N, H), dh0_bwd (N, H), dparams_fwd (tuple),
     dparams_bwd (tuple), the parameter gradients in the order of the params tuples.
     """
-    cell, H, cache_fwd, cache_bwd = cache
+    cell, H, cache_fwd, cache_bwd, rev = cache
     _, backward = get_cell(cell)
     dh = np.asarray(dh)
+    if dh.ndim != 3 or dh.shape[:2] != rev.shape or dh.shape[2] != 2 * H:
+        raise ValueError(
+            f"bidirectional_backward: dh must have shape {(*rev.shape, 2 * H)}, got {dh.shape}"
+        )
     dx_fwd, dh0_fwd, *dparams_fwd = backward(dh[..., :H], cache_fwd)
-    dx_bwd_rev, dh0_bwd, *dparams_bwd = backward(dh[:, ::-1, H:], cache_bwd)
-    dx = dx_fwd + dx_bwd_rev[:, ::-1]
+    dx_bwd_rev, dh0_bwd, *dparams_bwd = backward(_in_time(dh[..., H:], rev), cache_bwd)
+    dx = dx_fwd + _in_time(dx_bwd_rev, rev)
     return dx, dh0_fwd, dh0_bwd, tuple(dparams_fwd), tuple(dparams_bwd)
 
 
-def stacked_forward(cell, x, h0s, params, bidirectional=False):
+def stacked_forward(cell, x, h0s, params, bidirectional=False, lengths=None):
     """A multi-layer recurrent network: the outputs of layer l are the inputs of layer l+1.
 
     Inputs:
@@ -85,24 +126,36 @@ def stacked_forward(cell, x, h0s, params, bidirectional=False):
             Layer 0 has input size D, layer l > 0 input size H_{l-1}
             (2 H_{l-1} if bidirectional).
         bidirectional: each layer is a ``bidirectional_forward``.
+        lengths: optional (N,) real steps per row of a right-padded batch (see
+            ``bidirectional_forward``); it also picks each row's final state.
 
     Returns:
         h: (N, T, H_top) (or (N, T, 2 H_top)) outputs of the last layer.
         cache: dict for ``stacked_backward``; ``cache["h_T"]`` lists every
-            layer's final hidden state output (for truncated BPTT).
+            layer's final state: (N, H_l), the state after each row's last real
+            step (for truncated BPTT); if ``bidirectional`` a pair (that state of
+            the forward direction, the reverse direction's state after reading the
+            whole row, at t = 0).
     """
     if len(h0s) != len(params):
         raise ValueError(f"stacked_forward: {len(h0s)} initial states for {len(params)} layers")
     forward, _ = get_cell(cell)
+    x = np.asarray(x)
+    rows = np.arange(x.shape[0])
+    last = (
+        x.shape[1] - 1 if lengths is None else reverse_index(x.shape[0], x.shape[1], lengths)[:, 0]
+    )
     caches, h_T = [], []
     h = x
     for h0, p in zip(h0s, params):
         if bidirectional:
-            h, layer_cache = bidirectional_forward(cell, h, h0[0], h0[1], p[0], p[1])
+            h, layer_cache = bidirectional_forward(cell, h, h0[0], h0[1], p[0], p[1], lengths)
+            H = layer_cache[1]
+            h_T.append((h[rows, last, :H], h[:, 0, H:]))
         else:
             h, layer_cache = forward(h, h0, *p)
+            h_T.append(h[rows, last])
         caches.append(layer_cache)
-        h_T.append(h[:, -1])
     return h, {"cell": cell, "bidirectional": bidirectional, "layers": caches, "h_T": h_T}
 
 

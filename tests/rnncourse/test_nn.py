@@ -319,6 +319,78 @@ def test_bidirectional_backward_matches_numerical_gradient(cell):
     )
 
 
+@pytest.mark.parametrize("cell", CELLS)
+def test_float64_initial_state_keeps_a_float32_layer_float32(cell):
+    """np.zeros((N, H)) is float64: as h0 (or c0) it must not turn a float32 model into float64."""
+    rng = np.random.default_rng(25)
+    x, h0, *params = make_inputs(rng, cell, dtype=np.float32)
+    forward, backward = nn.CELLS[cell]
+    kwargs = {"c0": np.zeros(h0.shape)} if cell == "lstm" else {}
+    h, cache = forward(x, np.zeros(h0.shape), *params, **kwargs)
+    grads = backward(np.ones(h.shape), cache)
+    assert h.dtype == np.float32 and all(g.dtype == np.float32 for g in grads)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_bidirectional_with_lengths_does_not_depend_on_padding(cell):
+    """With lengths, each row is reversed within its length: the states at real steps are those
+    of the unpadded sequence, however much padding follows (without lengths they are not)."""
+    rng = np.random.default_rng(21)
+    x, h0_f, *p_f = make_inputs(rng, cell, N=1, T=3)
+    _, h0_b, *p_b = make_inputs(rng, cell, N=1, T=3)
+    alone, _ = nn.bidirectional_forward(cell, x, h0_f, h0_b, p_f, p_b)
+    for pad in (2, 6):
+        padded = np.concatenate([x, rng.normal(size=(1, pad, x.shape[2]))], axis=1)
+        h, _ = nn.bidirectional_forward(cell, padded, h0_f, h0_b, p_f, p_b, lengths=np.array([3]))
+        np.testing.assert_allclose(h[:, :3], alone, atol=1e-12)
+        h, _ = nn.bidirectional_forward(cell, padded, h0_f, h0_b, p_f, p_b)
+        assert not np.allclose(h[:, :3, 5:], alone[..., 5:])
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_bidirectional_backward_with_lengths_matches_numerical_gradient(cell):
+    rng = np.random.default_rng(22)
+    x, h0_f, *p_f = make_inputs(rng, cell, N=3, T=4)
+    _, h0_b, *p_b = make_inputs(rng, cell, N=3, T=4)
+    lengths = np.array([4, 2, 1])
+    h, cache = nn.bidirectional_forward(cell, x, h0_f, h0_b, p_f, p_b, lengths=lengths)
+    dout = rng.normal(size=h.shape)
+    dx, dh0_f, dh0_b, dp_f, dp_b = nn.bidirectional_backward(dout, cache)
+
+    def loss():
+        return float(np.sum(nn.bidirectional_forward(cell, x, h0_f, h0_b, p_f, p_b, lengths=lengths)[0] * dout))
+
+    names = ["dx", "dh0_fwd", "dh0_bwd", "dW_x_fwd", "dW_h_fwd", "db_fwd", "dW_x_bwd", "dW_h_bwd", "db_bwd"]
+    assert_gradients(loss, [x, h0_f, h0_b, *p_f, *p_b], [dx, dh0_f, dh0_b, *dp_f, *dp_b], names)
+
+
+def test_stacked_final_states_follow_lengths_and_directions():
+    """h_T holds each row's state after its last real step; a bidirectional layer's reverse half
+    is its state at t = 0 (after reading the whole row), not at the last step."""
+    rng = np.random.default_rng(23)
+    x, h0_f, *p_f = make_inputs(rng, "gru", N=2, T=5)
+    _, h0_b, *p_b = make_inputs(rng, "gru", N=2, T=5)
+    lengths = np.array([5, 3])
+    h, cache = nn.stacked_forward("gru", x, [h0_f], [tuple(p_f)], lengths=lengths)
+    np.testing.assert_array_equal(cache["h_T"][0], h[[0, 1], [4, 2]])
+    h, cache = nn.stacked_forward("gru", x, [(h0_f, h0_b)], [(p_f, p_b)], bidirectional=True, lengths=lengths)
+    (fwd, bwd), = cache["h_T"]
+    np.testing.assert_array_equal(fwd, h[[0, 1], [4, 2], :5])
+    np.testing.assert_array_equal(bwd, h[:, 0, 5:])
+
+
+def test_bidirectional_refuses_bad_lengths_and_dh():
+    rng = np.random.default_rng(24)
+    x, h0_f, *p_f = make_inputs(rng, "rnn", N=2, T=3)
+    with pytest.raises(ValueError, match="lengths must be between 1 and T = 3"):
+        nn.bidirectional_forward("rnn", x, h0_f, h0_f, p_f, p_f, lengths=np.array([3, 4]))
+    with pytest.raises(ValueError, match="lengths must be 2 integers"):
+        nn.bidirectional_forward("rnn", x, h0_f, h0_f, p_f, p_f, lengths=np.array([3.0, 2.0]))
+    h, cache = nn.bidirectional_forward("rnn", x, h0_f, h0_f, p_f, p_f)
+    with pytest.raises(ValueError, match=r"dh must have shape \(2, 3, 10\), got \(2, 3, 5\)"):
+        nn.bidirectional_backward(h[..., :5], cache)
+
+
 def test_stacked_forward_feeds_each_layer_into_the_next():
     """A 3-layer stack equals calling the cell three times on the previous layer's outputs."""
     rng = np.random.default_rng(11)
@@ -539,3 +611,75 @@ def test_nn_import_does_not_import_torch():
         "assert 'torch' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --------------------------------------------------------------------------
+# Optimizers, clipping and the loss refuse what would silently go wrong
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make", [lambda: nn.Adam(0.1), lambda: nn.SGD(0.1, momentum=0.9)])
+def test_optimizer_refuses_one_name_for_two_arrays(make):
+    """An encoder's and a decoder's "W" in one optimizer would share one state: refused, by name."""
+    opt = make()
+    enc, dec = {"W": np.zeros(2)}, {"W": np.zeros(2)}
+    opt.step(enc, {"W": np.ones(2)})
+    with pytest.raises(ValueError, match="'W' now names another array"):
+        opt.step(dec, {"W": -np.ones(2)})
+    np.testing.assert_array_equal(dec["W"], 0)  # refused before any update
+    opt.step(enc, {"W": np.ones(2)})  # the first dict goes on as before
+
+
+@pytest.mark.parametrize("make", [lambda: nn.Adam(0.1), lambda: nn.SGD(0.1)])
+def test_optimizer_refuses_missing_extra_or_misshapen_gradients(make):
+    params = {"W": np.zeros((2, 3)), "b": np.zeros(3)}
+    with pytest.raises(KeyError, match=r"no gradient for \['b'\].*no parameter for \['bb'\]"):
+        make().step(params, {"W": np.ones((2, 3)), "bb": np.ones(3)})
+    with pytest.raises(ValueError, match=r"grads\['b'\] has shape \(1, 3\)"):
+        make().step(params, {"W": np.ones((2, 3)), "b": np.ones((1, 3))})
+    assert not params["W"].any() and not params["b"].any()
+
+
+def test_clip_grad_norm_refuses_nan_and_inf_and_leaves_the_gradients():
+    for bad in (np.nan, np.inf):
+        grads = {"a": np.array([3.0, bad]), "b": np.array([1.0])}
+        with pytest.raises(FloatingPointError, match="NaN or inf in a"):
+            nn.clip_grad_norm(grads, 1.0)
+        assert grads["b"][0] == 1.0 and grads["a"][0] == 3.0
+    with pytest.raises(ValueError, match="max_norm must be > 0"):
+        nn.clip_grad_norm({"a": np.ones(2)}, -1)
+
+
+def test_clip_grad_norm_sums_float32_in_float64():
+    """Float32 gradients near 1e20 overflow a float32 sum of squares; they are clipped, not zeroed."""
+    grads = {"a": np.array([3e20, 4e20], dtype=np.float32)}
+    total = nn.clip_grad_norm(grads, 1.0)
+    assert total == pytest.approx(5e20, rel=1e-6)
+    assert grads["a"].dtype == np.float32
+    np.testing.assert_allclose(grads["a"], [0.6, 0.8], rtol=1e-5)
+
+
+def test_softmax_cross_entropy_refuses_bad_targets_and_masks():
+    scores, y = np.zeros((2, 3, 4)), np.zeros((2, 3), dtype=int)
+    with pytest.raises(ValueError, match=r"mask must have y's shape \(2, 3\), got \(3, 2\)"):
+        nn.softmax_cross_entropy(scores, y, np.ones((3, 2)))
+    y[1, 2] = -1  # a padding id, not masked out
+    with pytest.raises(ValueError, match=r"targets must be in \[0, 4\).*y = -1 at flat position 5"):
+        nn.softmax_cross_entropy(scores, y)
+    mask = np.ones((2, 3))
+    mask[1, 2] = 0  # masked out: any id is fine there
+    nn.softmax_cross_entropy(scores, y, mask)
+    with pytest.raises(TypeError, match="integer class ids"):
+        nn.softmax_cross_entropy(scores, y.astype(float), mask)
+
+
+def test_softmax_cross_entropy_ignores_nan_scores_where_masked_out():
+    rng = np.random.default_rng(3)
+    scores, y = rng.normal(size=(2, 3, 4)), rng.integers(0, 4, size=(2, 3))
+    mask = np.ones((2, 3))
+    mask[0, 2] = 0
+    loss, dscores = nn.softmax_cross_entropy(scores, y, mask)
+    scores[0, 2] = np.nan
+    loss_nan, dscores_nan = nn.softmax_cross_entropy(scores, y, mask)
+    assert loss_nan == loss
+    np.testing.assert_array_equal(dscores_nan, dscores)
