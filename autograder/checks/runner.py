@@ -320,7 +320,7 @@ def run_check(name: str, fn: Callable, *needed: Callable, quiet: bool = False) -
     result = evaluate(exercise, fn, cases, expected, mistakes, helpers)
     lines = report_lines(exercise, result, len(cases))
     if result["status"] in ("fail", "error"):
-        for note in failing_dependencies(exercise, fn, helpers):
+        for note in failing_dependencies(exercise, fn, helpers, result):
             lines.append(f"  → {note}")
             result["message"] += f"\n{note}"
     if not quiet:
@@ -338,13 +338,16 @@ def dependency_note(exercise: Exercise, dependency: Exercise) -> str:
     )
 
 
-def failing_dependencies(exercise: Exercise, fn: Callable, helpers: dict) -> list[str]:
+def failing_dependencies(exercise: Exercise, fn: Callable, helpers: dict, result: dict | None = None) -> list[str]:
     """Notes for the learner's functions this one relies on that fail their own public cases.
 
     A function in ``needs`` is the one the learner passed in; one in ``uses`` is
     looked up where the learner's function looks it up (its module's globals).
+    When they all pass and a sequence backward still fails (``result``, no
+    catalogued mistake named), the note points at the forward's caches instead.
     """
     notes = []
+    passing_steps = []
     scope = getattr(fn, "__globals__", {})
     for dep in exercise.needs + exercise.uses:
         dependency = EXERCISES.get(dep)
@@ -360,4 +363,19 @@ def failing_dependencies(exercise: Exercise, fn: Callable, helpers: dict) -> lis
             continue
         if outcome["status"] != "pass":
             notes.append(dependency_note(exercise, dependency))
+        elif dep in exercise.uses and exercise.needs:
+            passing_steps.append(dep)
+    if not notes and passing_steps and result is not None and result["status"] == "fail" and not result["mistakes"]:
+        notes.append(cache_note(exercise, passing_steps[0]))
     return notes
+
+
+def cache_note(exercise: Exercise, step: str) -> str:
+    """Where to look when a sequence backward fails although the step backward it calls passes."""
+    forward = exercise.needs[0]
+    return (
+        f"Your {step} passes its own check, so look at how {exercise.name} loops over the steps, and at "
+        f"the caches your {forward} stores: each step's cache must hold that step's own arrays. A {forward} "
+        "that writes every state into one array it reuses (buf[...] = h_next) leaves every step's cache "
+        "holding the last state, while its h output can still be right."
+    )

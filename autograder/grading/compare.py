@@ -23,6 +23,7 @@ import numpy as np
 
 from autograder.checks.runner import (
     PROPERTY_ORDER,
+    cache_note,
     crash_note,
     dependency_note,
     evaluate,
@@ -237,11 +238,16 @@ def note_failing_dependencies(results: list[ExerciseResult]) -> None:
         if result.status == "pass":
             continue
         exercise = EXERCISES[result.name]
+        notes = []
         for dep in exercise.needs + exercise.uses:
             if dep in by_name and by_name[dep].status != "pass" and by_name[dep].graded:
-                note = dependency_note(exercise, EXERCISES[dep]).replace("its own check", "its own hidden cases")
-                result.message += f"\n{note}"
-                result.lines.append(f"  → {note}")
+                notes.append(dependency_note(exercise, EXERCISES[dep]).replace("its own check", "its own hidden cases"))
+        steps = [d for d in exercise.uses if d in by_name and by_name[d].status == "pass"]
+        if not notes and exercise.needs and steps and result.status == "fail" and result.mistake is None:
+            notes.append(cache_note(exercise, steps[0]).replace("its own check", "its own hidden cases"))
+        for note in notes:
+            result.message += f"\n{note}"
+            result.lines.append(f"  → {note}")
 
 
 _AT_INDEX = re.compile(r"\(at index (\([^)]*\)): expected [^,]+, got [^)]+\)")

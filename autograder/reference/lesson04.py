@@ -181,7 +181,9 @@ def _step_backward_mistake(kind):
             da_r, da_z = dr * r * (1.0 - r), dz * z * (1.0 - z)
         da_rz = np.concatenate([da_r, da_z], axis=1)
         da = np.concatenate([da_rz, da_n], axis=1)
-        if kind != "no_gate_path":
+        if kind == "full_da_to_dh_prev":  # the LSTM habit: every block through W_h.T
+            dh_prev = dh_prev + da @ W_h.T
+        elif kind != "no_gate_path":
             dh_prev = dh_prev + da_rz @ W_h[:, : 2 * H].T
         dx = da @ W_x.T
         dW_x = x.T @ da
@@ -232,6 +234,8 @@ def _torch_mistake(kind):
             a_n = gx[:, 2 * H :] + (r * h_prev) @ W_hn + b_h[2 * H :]
         elif kind == "b_hn_outside_reset":
             a_n = gx[:, 2 * H :] + r * (h_prev @ W_hn) + b_h[2 * H :]
+        elif kind == "no_b_hn":
+            a_n = gx[:, 2 * H :] + r * (h_prev @ W_hn)
         else:
             a_n = gx[:, 2 * H :] + r * gh[:, 2 * H :]
         n = np.tanh(a_n)
@@ -280,6 +284,7 @@ MISTAKES = {
             "tanh_derivative_for_gates",
             "dW_hn_uses_h_prev",
             "db_mean",
+            "full_da_to_dh_prev",
         )
     },
     "gru_forward": unroll_mistakes(gru_step_forward),
@@ -295,6 +300,7 @@ MISTAKES = {
             "b_hn_outside_reset",
             "r_z_swapped",
             "no_recurrent_bias",
+            "no_b_hn",
         )
     },
     "gru_weights_from_keras": {

@@ -227,6 +227,13 @@ GRU_STEP_BACKWARD = Exercise(
             "the candidate's recurrent matmul reads r * h_prev: dW_h[:, 2H:] = (r * h_prev).T @ da_n",
         ),
         Mistake(
+            "full_da_to_dh_prev",
+            "dh_prev adds all three blocks, da @ W_h.T, as in the LSTM: the candidate is counted twice and "
+            "without r",
+            "the candidate reaches h_prev only through r * h_prev, already counted as (da_n @ W_hn.T) * r; "
+            "only the gates go back through W_h directly: [da_r, da_z] @ W_h[:, :2H].T",
+        ),
+        Mistake(
             "db_mean",
             "db is averaged over the batch instead of summed",
             "the bias is added to every row, so its gradient is the sum over the batch axis",
@@ -418,6 +425,11 @@ GRU_TORCH_STEP_FORWARD = Exercise(
             "no_recurrent_bias",
             "the recurrent bias b_h is left out",
             "PyTorch adds b_h to h_prev @ W_h for every block, next to b_x on the input side",
+        ),
+        Mistake(
+            "no_b_hn",
+            "the candidate's recurrent bias b_hn is left out: n = tanh(x W_xn + b_xn + r * (h_prev W_hn))",
+            "PyTorch's candidate resets its whole recurrent part, bias included: r * (h_prev @ W_hn + b_hn)",
         ),
     ),
 )

@@ -668,3 +668,45 @@ def test_an_array_of_another_kind_is_a_message_not_a_crash(dtype):
     odd.__name__ = "gru_step_forward"
     result = _evaluate("gru_step_forward", odd)
     assert result["status"] == "fail" and "dtype" in result["message"]
+
+
+def _forward_with_one_state_buffer(name, reuse=True):
+    """The reference sequence forward of lesson 03/04, rewritten so every step's cache holds one
+    state array that the loop keeps overwriting (h is still right); ``reuse=False``: a fresh one."""
+    step = REFERENCE[name.replace("_forward", "_step_forward")]
+
+    def forward(x, h0, W_x, W_h, b):
+        N, T, _ = x.shape
+        h = np.zeros((N, T, h0.shape[1]))
+        buf, caches, c = h0.copy(), [], np.zeros_like(h0)
+        for t in range(T):
+            if name.startswith("lstm"):
+                h_next, c, cache = step(x[:, t], buf, c, W_x, W_h, b)
+            else:
+                h_next, cache = step(x[:, t], buf, W_x, W_h, b)
+            if reuse:
+                buf[...] = h_next
+            else:
+                buf = h_next
+            h[:, t] = buf
+            caches.append(cache)
+        return h, caches
+
+    forward.__name__ = name
+    return forward
+
+
+@pytest.mark.parametrize("name", ["gru_backward", "lstm_backward"])
+def test_a_forward_reusing_its_state_array_is_pointed_at(name, capsys):
+    """The sequence forward passes (h is right) but its step caches all hold the last state; a correct
+    backward then fails, and the note sends the learner to the forward's caches."""
+    forward_name = EXERCISES[name].needs[0]
+    forward = _forward_with_one_state_buffer(forward_name)
+    assert _evaluate(forward_name, forward)["status"] == "pass"
+    step_backward = REFERENCE[name.replace("_backward", "_step_backward")]
+    reference = REFERENCE[name]
+    scope = {"__builtins__": __builtins__, name.replace("_backward", "_step_backward"): step_backward}
+    backward = type(reference)(reference.__code__, {**reference.__globals__, **scope}, name)
+    getattr(check, name)(backward, _forward_with_one_state_buffer(forward_name, reuse=False))
+    with pytest.raises(AssertionError, match="each step's cache must hold that step's own arrays"):
+        getattr(check, name)(backward, forward)

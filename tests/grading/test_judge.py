@@ -197,3 +197,18 @@ def test_a_list_of_gradients_passes_on_hidden_cases_as_in_the_notebook():
 
     ns = {"gru_step_backward": as_list, "gru_step_forward": REFERENCE["gru_step_forward"]}
     assert _grade("gru_step_backward", ns).status == "pass"
+
+
+def test_a_failing_sequence_backward_over_passing_steps_points_at_the_caches():
+    from autograder.grading.compare import ExerciseResult, note_failing_dependencies
+
+    def result(name, status, mistake=None):
+        return ExerciseResult(name, EXERCISES[name].number, 1.0, 0.0, status, "msg", [], mistake)
+
+    named = [result("gru_step_backward", "pass"), result("gru_backward", "fail", mistake="no_carry")]
+    plain = [result("gru_step_backward", "pass"), result("gru_backward", "fail")]
+    note_failing_dependencies(named)
+    note_failing_dependencies(plain)
+    assert "step's cache" not in named[1].message  # a catalogued mistake explains it already
+    assert "Your gru_step_backward passes its own hidden cases" in plain[1].message
+    assert "each step's cache must hold that step's own arrays" in plain[1].message
