@@ -342,11 +342,11 @@ JORDAN_STEP_FORWARD = Exercise(
 
 
 def _count_cases(rng: np.random.Generator) -> list[Case]:
-    sizes = [(3, 5, 2, 10), (1, 8, 4, 100)]
+    sizes = [(3, 5, 2, 10), (1, 8, 4, 100), (12, 3, 5, 7)]
     D, H, V = (int(v) for v in rng.integers(2, 40, size=3))
     T = int(rng.integers(5, 50))
     sizes.append((D, H + 41, V, T))  # H > 40 keeps H distinct from D and V
-    names = ["small sizes", "one input feature, a long sequence", "random sizes"]
+    names = ["small sizes", "one input feature, a long sequence", "more inputs than hidden units", "random sizes"]
     return [
         Case(
             f"{name}: input_size={d}, hidden_size={h}, output_size={v}, seq_len={t}",

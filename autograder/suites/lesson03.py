@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from autograder.suites.common import OTHER_SEQUENCE_SIZES, OTHER_STEP_SIZES
 from autograder.suites.core import (
     CallProblem,
     Case,
@@ -150,14 +151,17 @@ def _step_cases(rng: np.random.Generator) -> list[Case]:
                 **_params(rng, D, H, bias=False),
             },
         ),
-        Case(
-            "everything random",
-            {
-                "x": _normal(rng, N, D),
-                "h_prev": _normal(rng, N, H, scale=0.8),
-                "c_prev": _normal(rng, N, H),
-                **_params(rng, D, H),
-            },
+        *(
+            Case(
+                name,
+                {
+                    "x": _normal(rng, n, d),
+                    "h_prev": _normal(rng, n, h, scale=0.8),
+                    "c_prev": _normal(rng, n, h),
+                    **_params(rng, d, h),
+                },
+            )
+            for name, (n, d, h) in (("everything random", (N, D, H)), (OTHER_STEP_SIZES, (1, 7, 3)))
         ),
     ]
 
@@ -255,7 +259,7 @@ def _call_step_backward(fn, inputs, helpers):
 def _step_backward_cases(rng: np.random.Generator) -> list[Case]:
     N, D, H = 3, 4, 5
 
-    def forward_inputs():
+    def forward_inputs(N=N, D=D, H=H):
         return {
             "x": _normal(rng, N, D),
             "h_prev": _normal(rng, N, H, scale=0.8),
@@ -275,6 +279,10 @@ def _step_backward_cases(rng: np.random.Generator) -> list[Case]:
         Case(
             "everything random",
             {**forward_inputs(), "dh_next": _normal(rng, N, H), "dc_next": _normal(rng, N, H)},
+        ),
+        Case(
+            OTHER_STEP_SIZES,
+            {**forward_inputs(1, 7, 3), "dh_next": _normal(rng, 1, 3), "dc_next": _normal(rng, 1, 3)},
         ),
     ]
 
@@ -360,6 +368,10 @@ def _forward_cases(rng: np.random.Generator) -> list[Case]:
             "everything random",
             {"x": _normal(rng, N, T, D), "h0": _normal(rng, N, H, scale=0.5), **_params(rng, D, H)},
         ),
+        Case(
+            OTHER_SEQUENCE_SIZES,
+            {"x": _normal(rng, 1, 4, 7), "h0": _normal(rng, 1, 3, scale=0.5), **_params(rng, 7, 3)},
+        ),
     ]
 
 
@@ -439,7 +451,7 @@ def _call_backward(fn, inputs, helpers):
 def _backward_cases(rng: np.random.Generator) -> list[Case]:
     N, T, D, H = 2, 4, 3, 5
 
-    def forward_inputs():
+    def forward_inputs(N=N, T=T, D=D, H=H):
         return {
             "x": _normal(rng, N, T, D),
             "h0": _normal(rng, N, H, scale=0.5),
@@ -454,6 +466,7 @@ def _backward_cases(rng: np.random.Generator) -> list[Case]:
         Case("gradient at the last step only", {**forward_inputs(), "dh": dh_last}),
         Case("gradient at the first step only", {**forward_inputs(), "dh": dh_first}),
         Case("everything random", {**forward_inputs(), "dh": _normal(rng, N, T, H)}),
+        Case(OTHER_SEQUENCE_SIZES, {**forward_inputs(1, 4, 7, 3), "dh": _normal(rng, 1, 4, 3)}),
     ]
 
 
@@ -515,7 +528,7 @@ def _peephole_cases(rng: np.random.Generator) -> list[Case]:
     N, D, H = 3, 4, 5
     zx, zh = np.zeros((N, D)), np.zeros((N, H))
 
-    def peepholes(which="ifo"):
+    def peepholes(which="ifo", H=H):
         return {f"p_{k}": (_normal(rng, H) if k in which else np.zeros(H)) for k in "ifo"}
 
     return [
@@ -539,15 +552,18 @@ def _peephole_cases(rng: np.random.Generator) -> list[Case]:
                 **peepholes("o"),
             },
         ),
-        Case(
-            "everything random",
-            {
-                "x": _normal(rng, N, D),
-                "h_prev": _normal(rng, N, H, scale=0.8),
-                "c_prev": _normal(rng, N, H),
-                **_params(rng, D, H),
-                **peepholes(),
-            },
+        *(
+            Case(
+                name,
+                {
+                    "x": _normal(rng, n, d),
+                    "h_prev": _normal(rng, n, h, scale=0.8),
+                    "c_prev": _normal(rng, n, h),
+                    **_params(rng, d, h),
+                    **peepholes(H=h),
+                },
+            )
+            for name, (n, d, h) in (("everything random", (N, D, H)), (OTHER_STEP_SIZES, (1, 7, 3)))
         ),
     ]
 
@@ -593,10 +609,10 @@ PEEPHOLE_LSTM_STEP_FORWARD = Exercise(
 
 
 def _count_cases(rng: np.random.Generator) -> list[Case]:
-    sizes = [(3, 5), (1, 8)]
+    sizes = [(3, 5), (1, 8), (10, 3)]
     D, H = (int(v) for v in rng.integers(2, 40, size=2))
     sizes.append((D, H + 41))  # H > 40 keeps H distinct from D
-    names = ["small sizes", "one input feature", "random sizes"]
+    names = ["small sizes", "one input feature", "more inputs than units", "random sizes"]
     return [
         Case(f"{name}: input_size={d}, hidden_size={h}", {"input_size": d, "hidden_size": h})
         for name, (d, h) in zip(names, sizes)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.suites.common import UNROLL_MISTAKES
+from autograder.suites.common import OTHER_SEQUENCE_SIZES, OTHER_STEP_SIZES, UNROLL_MISTAKES
 from autograder.suites.core import (
     Case,
     Exercise,
@@ -66,13 +66,16 @@ def _step_cases(rng: np.random.Generator) -> list[Case]:
                 **_gru_params(rng, D, H, bias=False),
             },
         ),
-        Case(
-            "everything random",
-            {
-                "x": _normal(rng, N, D),
-                "h_prev": _normal(rng, N, H, scale=0.8),
-                **_gru_params(rng, D, H),
-            },
+        *(
+            Case(
+                name,
+                {
+                    "x": _normal(rng, n, d),
+                    "h_prev": _normal(rng, n, h, scale=0.8),
+                    **_gru_params(rng, d, h),
+                },
+            )
+            for name, (n, d, h) in (("everything random", (N, D, H)), (OTHER_STEP_SIZES, (1, 7, 3)))
         ),
     ]
 
@@ -149,14 +152,17 @@ def _step_backward_cases(rng: np.random.Generator) -> list[Case]:
                 "dh_next": _normal(rng, N, H),
             },
         ),
-        Case(
-            "everything random",
-            {
-                "x": _normal(rng, N, D),
-                "h_prev": _normal(rng, N, H, scale=0.8),
-                **_gru_params(rng, D, H),
-                "dh_next": _normal(rng, N, H),
-            },
+        *(
+            Case(
+                name,
+                {
+                    "x": _normal(rng, n, d),
+                    "h_prev": _normal(rng, n, h, scale=0.8),
+                    **_gru_params(rng, d, h),
+                    "dh_next": _normal(rng, n, h),
+                },
+            )
+            for name, (n, d, h) in (("everything random", (N, D, H)), (OTHER_STEP_SIZES, (1, 7, 3)))
         ),
     ]
 
@@ -264,13 +270,16 @@ def _forward_cases(rng: np.random.Generator) -> list[Case]:
             "an input at t = 0 only, h0 = 0",
             {"x": x_first_only, "h0": np.zeros((N, H)), **_gru_params(rng, D, H, scale=0.7)},
         ),
-        Case(
-            "everything random",
-            {
-                "x": _normal(rng, N, T, D),
-                "h0": _normal(rng, N, H, scale=0.5),
-                **_gru_params(rng, D, H, scale=0.7),
-            },
+        *(
+            Case(
+                name,
+                {
+                    "x": _normal(rng, n, t, d),
+                    "h0": _normal(rng, n, h, scale=0.5),
+                    **_gru_params(rng, d, h, scale=0.7),
+                },
+            )
+            for name, (n, t, d, h) in (("everything random", (N, T, D, H)), (OTHER_SEQUENCE_SIZES, (1, 4, 7, 3)))
         ),
     ]
 
@@ -297,7 +306,7 @@ GRU_FORWARD = Exercise(
 def _backward_cases(rng: np.random.Generator) -> list[Case]:
     N, T, D, H = 2, 4, 3, 5
 
-    def inputs(dh):
+    def inputs(dh, N=N, T=T, D=D, H=H):
         return {
             "x": _normal(rng, N, T, D),
             "h0": _normal(rng, N, H, scale=0.5),
@@ -313,6 +322,7 @@ def _backward_cases(rng: np.random.Generator) -> list[Case]:
         Case("upstream gradient at the last step only", inputs(dh_last)),
         Case("upstream gradient at the first step only", inputs(dh_first)),
         Case("everything random", inputs(_normal(rng, N, T, H))),
+        Case(OTHER_SEQUENCE_SIZES, inputs(_normal(rng, 1, 4, 3), 1, 4, 7, 3)),
     ]
 
 
@@ -372,7 +382,7 @@ GRU_BACKWARD = Exercise(
 def _torch_cases(rng: np.random.Generator) -> list[Case]:
     N, D, H = 3, 2, 4
 
-    def params(scale=0.8):
+    def params(scale=0.8, D=D, H=H):
         return {
             "W_x": _normal(rng, D, 3 * H, scale=scale),
             "W_h": _normal(rng, H, 3 * H, scale=scale),
@@ -386,6 +396,10 @@ def _torch_cases(rng: np.random.Generator) -> list[Case]:
         Case(
             "everything random",
             {"x": _normal(rng, N, D), "h_prev": _normal(rng, N, H, scale=0.8), **params()},
+        ),
+        Case(
+            OTHER_STEP_SIZES,
+            {"x": _normal(rng, 1, 7), "h_prev": _normal(rng, 1, 3, scale=0.8), **params(D=7, H=3)},
         ),
     ]
 
