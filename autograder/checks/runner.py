@@ -184,7 +184,7 @@ def evaluate(
             if verdict is None:
                 verdict = {"case": case.name, "findings": findings, "index": len(actual_by_case) - 1}
             continue
-        except Exception as exc:  # the learner's code crashed: say where, keep going no further
+        except (Exception, SystemExit, GeneratorExit) as exc:  # the learner's code crashed (even exit())
             crash = f"raised {type(exc).__name__} on case '{case.name}'"
             if verdict is not None:  # an earlier case already failed: that is the thing to fix first
                 crashed_later = crash

@@ -232,10 +232,9 @@ def describe(value, np, encode) -> dict:
     try:
         return encode(value)
     except (TypeError, ValueError):
-        name = type(value).__name__
-        if isinstance(value, np.ndarray):
-            name = f"ndarray of dtype {value.dtype}"
-        return {"type": name}
+        if isinstance(value, np.ndarray):  # complex, strings, objects, ...: its shape and dtype say why it is wrong
+            return {"odd": True, "shape": list(value.shape), "dtype": str(value.dtype)}
+        return {"type": type(value).__name__}
 
 
 def run_exercise(ns: dict, msg: dict) -> dict:

@@ -122,15 +122,21 @@ def restore(described: Any) -> Any:
         return _opaque("unreadable value")
     if "type" in described:
         return _opaque(described["type"])
-    if described.get("big"):
-        try:  # only its shape and dtype matter: it cannot be the right size anyway
-            return np.broadcast_to(np.zeros((), dtype=np.dtype(str(described["dtype"]))), tuple(int(s) for s in described["shape"]))
-        except (TypeError, ValueError):
-            return _opaque("ndarray")
+    if not (described.get("big") or described.get("odd")):
+        try:
+            return decode(described)
+        except (KeyError, TypeError, ValueError):
+            if "dtype" not in described or "shape" not in described:
+                return _opaque("unreadable value")
+    # Only its shape and dtype matter: too big to be right, or of a dtype that is never right
+    # (complex, strings, objects; or one decode refuses, such as uint32).
     try:
-        return decode(described)
-    except (KeyError, TypeError, ValueError):
-        return _opaque("unreadable value")
+        dtype = np.dtype(str(described["dtype"]))
+        if dtype.itemsize > 64:  # a dtype of megabytes is no one's answer
+            raise ValueError(dtype)
+        return np.broadcast_to(np.zeros((), dtype=dtype), tuple(int(s) for s in described["shape"]))
+    except (TypeError, ValueError, KeyError):
+        return _opaque(f"ndarray of dtype {str(described.get('dtype'))[:40]}")
 
 
 def restore_return(exercise: Exercise, result: dict) -> Any:

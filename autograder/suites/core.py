@@ -474,7 +474,10 @@ def compare_value(name: str, expected: Any, actual: Any, rtol: float, atol: floa
         return [Finding("returns", False, f"{name}: this case has no {name}, got {article(type(actual).__name__)}")]
     if _is_integer(expected):
         if not _is_integer(actual):
-            findings.append(Finding("type", False, f"{name}: expected an integer, got {type(actual).__name__}"))
+            got = type(actual).__name__
+            if isinstance(actual, (float, np.floating)) and float(actual) == int(expected):
+                got += " (the right number: return it as an int, e.g. int(...) or with // instead of /)"
+            findings.append(Finding("type", False, f"{name}: expected an integer, got {got}"))
             return findings
         findings.append(Finding("type", True, f"{name} is an integer"))
         if int(actual) != int(expected):

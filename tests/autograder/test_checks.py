@@ -710,3 +710,20 @@ def test_a_forward_reusing_its_state_array_is_pointed_at(name, capsys):
     getattr(check, name)(backward, _forward_with_one_state_buffer(forward_name, reuse=False))
     with pytest.raises(AssertionError, match="each step's cache must hold that step's own arrays"):
         getattr(check, name)(backward, forward)
+
+
+def test_a_float_count_with_the_right_value_says_so():
+    ref = REFERENCE["count_lstm_parameters"]
+    result = _evaluate("count_lstm_parameters", lambda input_size, hidden_size: float(ref(input_size, hidden_size)))
+    assert "expected an integer, got float (the right number: return it as an int" in result["message"]
+    wrong = _evaluate("count_lstm_parameters", lambda input_size, hidden_size: 1.5)
+    assert "expected an integer, got float" in wrong["message"] and "right number" not in wrong["message"]
+
+
+@pytest.mark.parametrize("exit_with", [SystemExit, GeneratorExit])
+def test_exit_in_learner_code_is_a_crash_not_an_escape(exit_with):
+    def leaves(*args):
+        raise exit_with()
+
+    result = _evaluate("softmax", leaves)
+    assert result["status"] == "error" and f"raised {exit_with.__name__}" in result["message"]

@@ -212,3 +212,16 @@ def test_a_failing_sequence_backward_over_passing_steps_points_at_the_caches():
     assert "step's cache" not in named[1].message  # a catalogued mistake explains it already
     assert "Your gru_step_backward passes its own hidden cases" in plain[1].message
     assert "each step's cache must hold that step's own arrays" in plain[1].message
+
+
+@pytest.mark.parametrize("dtype", [np.complex128, "<U8", object, np.uint32, np.float16])
+def test_an_array_of_a_wrong_dtype_is_named_by_its_dtype_as_in_the_notebook(dtype):
+    ref = REFERENCE["gru_step_forward"]
+
+    def odd(*args):
+        h, cache = ref(*args)
+        return h.astype(dtype), cache
+
+    result = _grade("gru_step_forward", {"gru_step_forward": odd})
+    assert result.status == "fail"
+    assert f"expected dtype float64, got {np.dtype(dtype)}" in result.message, result.message
