@@ -445,6 +445,10 @@ def unpack(exercise: Exercise, result: Any) -> tuple[dict[str, Any], Finding]:
     """Split a raw return value into named outputs, or say why it cannot be."""
     names = exercise.returns
     if len(names) == 1:
+        if isinstance(result, tuple):  # e.g. (h_next, cache) where h_next alone is asked for
+            return {}, Finding(
+                "returns", False, f"{exercise.name} should return {names[0]} alone, got a tuple of {len(result)}"
+            )
         return {names[0]: result}, Finding("returns", True, f"returns {names[0]}")
     if not isinstance(result, (tuple, list)) or len(result) != len(names):  # a list of the right length is fine
         got = f"{article(type(result).__name__)} of {len(result)}" if isinstance(result, (tuple, list)) else type(result).__name__

@@ -727,3 +727,11 @@ def test_exit_in_learner_code_is_a_crash_not_an_escape(exit_with):
 
     result = _evaluate("softmax", leaves)
     assert result["status"] == "error" and f"raised {exit_with.__name__}" in result["message"]
+
+
+def test_a_tuple_where_one_value_is_asked_for_says_so():
+    """gru_torch_step_forward returns h_next alone; (h_next, cache), as the other forwards do, is named."""
+    ref = REFERENCE["gru_torch_step_forward"]
+    result = _evaluate("gru_torch_step_forward", lambda *args: (ref(*args), None))
+    assert result["status"] == "fail"
+    assert "gru_torch_step_forward should return h_next alone, got a tuple of 2" in result["message"]
