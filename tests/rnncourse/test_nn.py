@@ -683,3 +683,14 @@ def test_softmax_cross_entropy_ignores_nan_scores_where_masked_out():
     loss_nan, dscores_nan = nn.softmax_cross_entropy(scores, y, mask)
     assert loss_nan == loss
     np.testing.assert_array_equal(dscores_nan, dscores)
+
+
+def test_embedding_refuses_ids_out_of_range_and_keeps_its_own_ids():
+    W = np.arange(12.0).reshape(4, 3)
+    with pytest.raises(IndexError, match=r"ids must be in \[0, 4\), got -1 to 2"):
+        nn.embedding_forward(np.array([[0, -1, 2]]), W)
+    batch = np.array([[0, 1, 1]])
+    out, cache = nn.embedding_forward(batch, W)
+    batch[...] = 3  # the caller reuses its buffer for the next batch
+    dW = nn.embedding_backward(np.ones(out.shape), cache)
+    np.testing.assert_array_equal(dW, [[1, 1, 1], [2, 2, 2], [0, 0, 0], [0, 0, 0]])
