@@ -113,7 +113,7 @@ def bidirectional_backward(dh, cache):
     return dx, dh0_fwd, dh0_bwd, tuple(dparams_fwd), tuple(dparams_bwd)
 
 
-def stacked_forward(cell, x, h0s, params, bidirectional=False, lengths=None):
+def stacked_forward(cell, x, h0s, params, bidirectional=False, lengths=None, c0s=None):
     """A multi-layer recurrent network: the outputs of layer l are the inputs of layer l+1.
 
     Inputs:
@@ -128,6 +128,10 @@ def stacked_forward(cell, x, h0s, params, bidirectional=False, lengths=None):
         bidirectional: each layer is a ``bidirectional_forward``.
         lengths: optional (N,) real steps per row of a right-padded batch (see
             ``bidirectional_forward``); it also picks each row's final state.
+        c0s: LSTM only, not bidirectional: one initial cell state (N, H_l) per layer
+            (``None`` entries or ``c0s=None`` mean zeros). With it, ``cache["c_T"]``
+            lists every layer's final cell state, so that truncated BPTT can carry
+            both states of a stacked LSTM from one chunk to the next.
 
     Returns:
         h: (N, T, H_top) (or (N, T, 2 H_top)) outputs of the last layer.
@@ -140,6 +144,15 @@ def stacked_forward(cell, x, h0s, params, bidirectional=False, lengths=None):
     if len(h0s) != len(params):
         raise ValueError(f"stacked_forward: {len(h0s)} initial states for {len(params)} layers")
     forward, _ = get_cell(cell)
+    if c0s is not None:
+        if forward is not lstm_forward or bidirectional:
+            raise ValueError("stacked_forward: c0s is for a unidirectional LSTM stack")
+        if len(c0s) != len(params):
+            raise ValueError(
+                f"stacked_forward: {len(c0s)} initial cell states for {len(params)} layers"
+            )
+        if lengths is not None:  # c_T is the state after step T - 1, padding included
+            raise ValueError("stacked_forward: c0s and lengths together are not supported")
     x = np.asarray(x)
     rows = np.arange(x.shape[0])
     last = (
@@ -152,11 +165,17 @@ def stacked_forward(cell, x, h0s, params, bidirectional=False, lengths=None):
             h, layer_cache = bidirectional_forward(cell, h, h0[0], h0[1], p[0], p[1], lengths)
             H = layer_cache[1]
             h_T.append((h[rows, last, :H], h[:, 0, H:]))
+        elif c0s is not None:
+            h, layer_cache = lstm_forward(h, h0, *p, c0=c0s[len(caches)])
+            h_T.append(h[rows, last])
         else:
             h, layer_cache = forward(h, h0, *p)
             h_T.append(h[rows, last])
         caches.append(layer_cache)
-    return h, {"cell": cell, "bidirectional": bidirectional, "layers": caches, "h_T": h_T}
+    cache = {"cell": cell, "bidirectional": bidirectional, "layers": caches, "h_T": h_T}
+    if c0s is not None:
+        cache["c_T"] = [layer_cache["c_T"] for layer_cache in caches]
+    return h, cache
 
 
 def stacked_backward(dh, cache):

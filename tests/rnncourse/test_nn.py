@@ -694,3 +694,18 @@ def test_embedding_refuses_ids_out_of_range_and_keeps_its_own_ids():
     batch[...] = 3  # the caller reuses its buffer for the next batch
     dW = nn.embedding_backward(np.ones(out.shape), cache)
     np.testing.assert_array_equal(dW, [[1, 1, 1], [2, 2, 2], [0, 0, 0], [0, 0, 0]])
+
+
+def test_stacked_lstm_carries_both_states_across_chunks():
+    """Truncated BPTT on a 2-layer LSTM: two chunks, each starting from the other's h_T and c_T,
+    give the states of one run over the whole sequence."""
+    rng = np.random.default_rng(26)
+    x, h0, *p0 = make_inputs(rng, "lstm", N=2, T=6, D=3, H=4)
+    _, h1, *p1 = make_inputs(rng, "lstm", N=2, T=6, D=4, H=4)
+    params, h0s = [tuple(p0), tuple(p1)], [h0, h1]
+    whole, _ = nn.stacked_forward("lstm", x, h0s, params, c0s=[None, None])
+    first, cache = nn.stacked_forward("lstm", x[:, :4], h0s, params, c0s=[None, None])
+    second, _ = nn.stacked_forward("lstm", x[:, 4:], cache["h_T"], params, c0s=cache["c_T"])
+    np.testing.assert_allclose(np.concatenate([first, second], axis=1), whole, atol=1e-12)
+    with pytest.raises(ValueError, match="c0s is for a unidirectional LSTM stack"):
+        nn.stacked_forward("gru", x, h0s, params, c0s=[None, None])
