@@ -19,6 +19,7 @@ learner sees the same verdict in the notebook as in the grade report.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import io
 import re
@@ -281,8 +282,13 @@ def backward_again(
     except Exception:  # noqa: BLE001 — the forward was checked on the real inputs; this call only sets a trap
         return
     problem = ""
+    args = list(copy_inputs(dict(enumerate(args))).values())
+    try:  # a copy of the cache, so that results stored under id(cache) are not found again
+        args[-1] = copy.deepcopy(args[-1])
+    except Exception:  # noqa: BLE001 — a cache that cannot be copied is passed as it is
+        pass
     try:
-        again = _quietly(fn, *copy_inputs(dict(enumerate(args))).values())
+        again = _quietly(fn, *args)
     except Exception as exc:  # noqa: BLE001
         problem = f"it raised {type(exc).__name__}"
     else:

@@ -735,3 +735,21 @@ def test_a_tuple_where_one_value_is_asked_for_says_so():
     result = _evaluate("gru_torch_step_forward", lambda *args: (ref(*args), None))
     assert result["status"] == "fail"
     assert "gru_torch_step_forward should return h_next alone, got a tuple of 2" in result["message"]
+
+
+def test_a_backward_replaying_its_first_answer_for_the_same_cache_fails():
+    """Stored gradients looked up by id(cache) would give the second call the first (right) answer:
+    the second call gets a copy of the cache."""
+    forward, backward = leftover_reading_pair("gru_step_backward")
+    stored = {}
+
+    def replaying(dh_next, cache):
+        if id(cache) not in stored:
+            stored[id(cache)] = (cache, backward(dh_next, cache))  # keeps the cache alive, so ids stay unique
+        return stored[id(cache)][1]
+
+    replaying.__name__ = "gru_step_backward"
+    exercise = EXERCISES["gru_step_backward"]
+    cases, expected, mistakes = load_fixture(exercise)
+    result = evaluate(exercise, replaying, cases, expected, mistakes, {"gru_step_forward": forward})
+    assert result["status"] == "fail" and "called a second time on the same cache" in result["message"]
