@@ -264,7 +264,9 @@ def run_exercise(ns: dict, msg: dict) -> dict:
         except BaseException as exc:  # noqa: BLE001
             # The cases before this one are judged too: an earlier failure is the thing to fix first.
             return error_reply(exc, case=index, cases=results)
-        if len(msg["returns"]) == 1:
+        if len(msg["returns"]) == 1 and isinstance(raw, tuple):  # judged as "should return ... alone"
+            result = {"tuple": len(raw), "items": {}}
+        elif len(msg["returns"]) == 1:
             result = {"value": describe(raw, np, encode)}
         elif isinstance(raw, (tuple, list)):
             result = {"tuple": len(raw), "items": {str(i): describe(raw[i], np, encode) for i in graded if i < len(raw)}}

@@ -19,7 +19,6 @@ learner sees the same verdict in the notebook as in the grade report.
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
 import io
 import re
@@ -199,9 +198,11 @@ def call_keeping_inputs(fn: Callable, name: str, **args: Any) -> Any:
     lists a ``call`` builds from them (``h0s``, ``params``) exist only inside the
     call, so they are checked here: a function that empties or reorders the
     caller's list (``h0s.pop(0)``, ``params.reverse()``) or writes into an array
-    in it is reported by the argument's name.
+    in it is reported by the argument's name. The function is then called once
+    more on other inputs (:func:`check_kept`): its first result must not change.
     """
     held = {k: _snapshot(v) for k, v in args.items() if isinstance(v, (list, tuple, dict))}
+    pristine = _copied(list(args.values()))
     raw = fn(*args.values())
     for arg, before in held.items():
         change = _changed_part(before, args[arg], arg)
@@ -212,6 +213,7 @@ def call_keeping_inputs(fn: Callable, name: str, **args: Any) -> Any:
                 "came, the caller still needs them: read them (iterate, index, reversed(...)) or work "
                 "on copies, never pop, append, reorder or += on them",
             )
+    check_kept(fn, name, raw, *pristine)
     return raw
 
 
@@ -239,6 +241,48 @@ def _quietly(fn: Callable, *args: Any) -> Any:
         return fn(*args)
 
 
+def _written(before: Any, obj: Any, where: str) -> str | None:
+    """The first array held in snapshot ``before`` of ``obj`` whose values have changed since, or None.
+
+    Only array contents count: a container that gained items or an object that was
+    replaced is a design choice (a growing log), not a buffer handed out twice.
+    """
+    if isinstance(before, np.ndarray):
+        if isinstance(obj, np.ndarray) and obj.shape == before.shape and obj.dtype == before.dtype:
+            if not np.array_equal(obj, before, equal_nan=before.dtype.kind in "fc"):
+                return f"{where} was written to"
+        return None
+    if isinstance(before, _Held):
+        keys = before.items.keys() if before.kind is dict else range(len(before.items))
+        for k in keys:
+            found = _written(before.items[k], before.originals[k], f"{where}[{k!r}]")
+            if found:
+                return found
+    return None
+
+
+def _reused(name: str, where: str) -> CallProblem:
+    return CallProblem(
+        "values",
+        f"{name}'s result changed when {name} was called again on other inputs ({where}): it returns "
+        "arrays it reuses from call to call (a global or a default-argument buffer), so whoever keeps "
+        "a result (a list of states, a cache for backward, the gradients of an earlier batch) gets the "
+        "later call's values. Create new arrays on every call",
+    )
+
+
+def check_kept(fn: Callable, name: str, first: Any, *args: Any) -> None:
+    """Call ``fn`` once more on decoys of ``args``; ``first``, its earlier result, must not change."""
+    before = _snapshot(first)
+    try:
+        _quietly(fn, *decoy(args))
+    except Exception:  # noqa: BLE001 — only the first call is graded; this one looks for reuse
+        return
+    where = _written(before, first, "the result")
+    if where is not None:
+        raise _reused(name, where)
+
+
 def call_fresh(fn: Callable, name: str, *args: Any) -> Any:
     """``fn(*args)``, checking that calling ``fn`` again, on other inputs, leaves this result as it is.
 
@@ -247,63 +291,81 @@ def call_fresh(fn: Callable, name: str, *args: Any) -> Any:
     of states, or a cache kept for the backward pass, then holds the wrong numbers.
     """
     raw = fn(*args)
-    before = _snapshot(raw)
-    try:
-        _quietly(fn, *decoy(args))
-    except Exception:  # noqa: BLE001 — only the first call is graded; this one looks for reuse
-        return raw
-    change = _changed_part(before, raw, "the result")
-    if change is not None:
-        raise CallProblem(
-            "values",
-            f"{name}'s result changed when {name} was called again on other inputs ({change}): it "
-            "returns arrays it reuses from call to call (a global or a default-argument buffer), so "
-            "whoever keeps a result (a list of states, a cache for backward) gets the later call's "
-            "values. Create new arrays on every call",
-        )
+    check_kept(fn, name, raw, *args)
     return raw
 
 
-def backward_again(
-    fn: Callable, name: str, first: Any, helpers: Mapping[str, Callable], forward: str, forward_args: Sequence,
-    *args: Any,
-) -> None:
-    """Check that ``fn(*args)`` (a backward pass, whose last argument is the cache) still gives
-    ``first`` after the learner's ``forward`` ran once more, on other inputs.
+def _copied(value: Any) -> Any:
+    """Arrays copied, lists, tuples and dicts rebuilt; other objects kept."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_copied(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    return value
 
-    A backward that reads what the last forward call left behind (a global variable
-    set in the forward, an array the forward reuses) instead of its cache gets the
-    right gradients only when nothing ran in between, which is never the case in a
-    real model (two layers, two sequences, a gradient check).
+
+def call_backward(
+    fn: Callable,
+    name: str,
+    helpers: Mapping[str, Callable],
+    forward: str,
+    forward_args: Sequence,
+    upstream: Sequence,
+    returns: str,
+) -> tuple[Any, Any]:
+    """Run the learner's ``forward`` for a cache, then ``fn(*upstream, cache)``; return both results.
+
+    The order is chosen so that a backward that keeps state between calls fails:
+
+    1. ``forward(*forward_args)`` builds cache A (its outputs are graded by the caller);
+    2. ``forward`` runs again on other inputs (decoys), leaving its cache B;
+    3. ``fn(*upstream, A)`` is the graded call (cache A must come back unchanged);
+    4. ``fn`` runs on B: the gradients of step 3 must not change (no reused output arrays);
+    5. ``forward(*forward_args)`` and ``fn`` once more: the gradients must equal step 3's.
+
+    A backward that reads what the last forward left behind (a global set in the
+    forward, an array the forward reuses) instead of its cache gets step 3 wrong,
+    and step 5 right, and is told why.
     """
-    before = _snapshot(first)
+    pristine_args, pristine_up = _copied(list(forward_args)), _copied(list(upstream))
+    result = run_helper(helpers, forward, *forward_args, returns=returns)
+    # Its outputs as they are now (the cache itself is passed on untouched, whatever its type).
+    result = (*(v.copy() if isinstance(v, np.ndarray) else v for v in result[:-1]), result[-1])
     try:
-        _quietly(helpers[forward], *decoy(tuple(forward_args)))
+        cache_b = _quietly(helpers[forward], *decoy(tuple(pristine_args)))[-1]
     except Exception:  # noqa: BLE001 — the forward was checked on the real inputs; this call only sets a trap
-        return
+        cache_b = _ABSENT
+    raw = call_on_cache(fn, name, *upstream, result[-1])
+    before = _snapshot(raw)
+    if cache_b is not _ABSENT:
+        try:
+            _quietly(fn, *decoy(tuple(pristine_up)), cache_b)
+        except Exception:  # noqa: BLE001 — only the graded call counts; this one looks for reuse
+            pass
+        where = _written(before, raw, "the result")
+        if where is not None:
+            raise _reused(name, where)
     problem = ""
-    args = list(copy_inputs(dict(enumerate(args))).values())
-    try:  # a copy of the cache, so that results stored under id(cache) are not found again
-        args[-1] = copy.deepcopy(args[-1])
-    except Exception:  # noqa: BLE001 — a cache that cannot be copied is passed as it is
-        pass
     try:
-        again = _quietly(fn, *args)
+        cache_again = _quietly(helpers[forward], *_copied(pristine_args))[-1]
+        again = _quietly(fn, *_copied(pristine_up), cache_again)
     except Exception as exc:  # noqa: BLE001
-        problem = f"it raised {type(exc).__name__}"
+        problem = f"; right after it, it raised {type(exc).__name__}"
     else:
         if not _same_values(before, again):
-            problem = "it gave other gradients"
-    if not problem and _changed_part(before, first, "the result") is not None:
-        problem = "the gradients it had returned before changed"
+            problem = ", and other gradients when called right after it"
     if problem:
         raise CallProblem(
             "values",
-            f"{name} was called a second time on the same cache, after your {forward} had run on other "
-            f"inputs, and {problem}: it uses something the last {forward} call left behind (a global "
-            "variable, or an array the forward reuses from call to call) instead of the cache it is "
-            f"given. Put everything {name} needs into the cache, as new arrays on every forward call",
+            f"{name} gave one set of gradients when your {forward} had run again on other inputs "
+            f"after building the cache{problem}: it uses something the last {forward} call left "
+            "behind (a global variable, or an array the forward reuses from call to call) instead of "
+            f"the cache it is given. Put everything {name} needs into the cache, as new arrays on "
+            "every forward call",
         )
+    return result, raw
 
 
 def _same_values(before: Any, now: Any) -> bool:

@@ -34,7 +34,14 @@ from typing import Any
 
 import numpy as np
 
-from autograder.suites.core import CallProblem, Case, Exercise, Mistake, call_keeping_inputs
+from autograder.suites.core import (
+    CallProblem,
+    Case,
+    Exercise,
+    Mistake,
+    article,
+    call_keeping_inputs,
+)
 
 LESSON = "02_bptt"
 
@@ -397,7 +404,7 @@ def _call_numerical(fn: Callable, inputs: dict, helpers: dict) -> tuple:
         # f(z) = sum(w * tanh(z)) + (sum(c * z))**2 / 2: the square couples the entries
         return float(np.sum(w * np.tanh(z)) + 0.5 * np.sum(c * z) ** 2)
 
-    grad = fn(f, x, eps=inputs["eps"]) if "eps" in inputs else fn(f, x)
+    grad = fn(f, x, inputs["eps"]) if "eps" in inputs else fn(f, x)  # positional: the name is the learner's
     # Not "x changed" but how many entries differ: restoring by arithmetic leaves 1e-16 residues.
     not_restored = int(np.count_nonzero(~((x == before) | (np.isnan(x) & np.isnan(before)))))
     return grad, not_restored
@@ -542,8 +549,8 @@ def _call_clip(fn: Callable, inputs: dict, helpers: dict) -> tuple:
     arrays = [inputs["g0"].copy(), inputs["g1"].copy(), inputs["g2"].copy()]
     before = [g.copy() for g in arrays]
     result = fn(list(arrays), inputs["max_norm"])
-    if not isinstance(result, tuple) or len(result) != 2:
-        got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        got = f"{article(type(result).__name__)} of {len(result)}" if isinstance(result, (tuple, list)) else type(result).__name__
         raise CallProblem(
             "returns", f"clip_by_global_norm should return a tuple (clipped, total_norm), got {got}"
         )
@@ -645,8 +652,8 @@ def _call_tbptt(fn: Callable, inputs: dict, helpers: dict) -> tuple:
         fn, "truncated_bptt", x=inputs["x"], y=inputs["y"], h0=inputs["h0"], params=params,
         chunk_len=inputs["chunk_len"],
     )
-    if not isinstance(result, tuple) or len(result) != 3:
-        got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
+    if not isinstance(result, (tuple, list)) or len(result) != 3:
+        got = f"{article(type(result).__name__)} of {len(result)}" if isinstance(result, (tuple, list)) else type(result).__name__
         raise CallProblem("returns", f"truncated_bptt should return a tuple (loss, grads, h_last), got {got}")
     loss, grads, h_last = result
     if not isinstance(grads, dict) or set(grads) != set(PARAM_NAMES):

@@ -34,9 +34,7 @@ from autograder.suites.core import (
     Case,
     Exercise,
     Mistake,
-    backward_again,
-    call_on_cache,
-    run_helper,
+    call_backward,
 )
 
 LESSON = "03_lstm"
@@ -235,17 +233,18 @@ def _call_step_backward(fn, inputs, helpers):
     pristine = _copies(inputs, _STEP_FORWARD_ARGS)
     dh0, dc0 = np.array(inputs["dh_next"], copy=True), np.array(inputs["dc_next"], copy=True)
     copies = _copies(pristine, _STEP_FORWARD_ARGS)
-    h_next, c_next, cache = run_helper(
-        helpers, "lstm_step_forward", *(copies[k] for k in _STEP_FORWARD_ARGS), returns="(h_next, c_next, cache)"
-    )
-    forward_out = tuple(
-        np.array(v, copy=True) if isinstance(v, np.ndarray) else v for v in (h_next, c_next)
-    )
     dh_next, dc_next = dh0.copy(), dc0.copy()
-    raw = call_on_cache(fn, "lstm_step_backward", dh_next, dc_next, cache)
+    (h_next, c_next, _), raw = call_backward(
+        fn,
+        "lstm_step_backward",
+        helpers,
+        "lstm_step_forward",
+        [copies[k] for k in _STEP_FORWARD_ARGS],
+        [dh_next, dc_next],
+        returns="(h_next, c_next, cache)",
+    )
+    forward_out = (h_next, c_next)
     grads = _as_gradients("lstm_step_backward", raw, 6, ", ".join(_STEP_GRADS))
-    forward_args = [pristine[k] for k in _STEP_FORWARD_ARGS]
-    backward_again(fn, "lstm_step_backward", raw, helpers, "lstm_step_forward", forward_args, dh0, dc0, cache)
     upstream = _changed([dh0], [dh_next]) + 2 * _changed([dc0], [dc_next])
 
     def loss(values):
@@ -431,13 +430,11 @@ def _call_backward(fn, inputs, helpers):
     pristine = _copies(inputs, _FORWARD_ARGS)
     dh0 = np.array(inputs["dh"], copy=True)
     copies = _copies(pristine, _FORWARD_ARGS)
-    h, cache = run_helper(helpers, "lstm_forward", *(copies[k] for k in _FORWARD_ARGS), returns="(h, cache)")
-    forward_out = np.array(h, copy=True) if isinstance(h, np.ndarray) else h
     dh = dh0.copy()
-    raw = call_on_cache(fn, "lstm_backward", dh, cache)
+    (forward_out, _), raw = call_backward(
+        fn, "lstm_backward", helpers, "lstm_forward", [copies[k] for k in _FORWARD_ARGS], [dh], returns="(h, cache)"
+    )
     grads = _as_gradients("lstm_backward", raw, 5, ", ".join(_SEQ_GRADS))
-    forward_args = [pristine[k] for k in _FORWARD_ARGS]
-    backward_again(fn, "lstm_backward", raw, helpers, "lstm_forward", forward_args, dh0, cache)
     upstream = _changed([dh0], [dh])
 
     def loss(values):

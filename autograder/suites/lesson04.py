@@ -20,9 +20,7 @@ from autograder.suites.core import (
     Case,
     Exercise,
     Mistake,
-    backward_again,
-    call_on_cache,
-    run_helper,
+    call_backward,
 )
 
 LESSON = "04_gru"
@@ -169,11 +167,8 @@ def _step_backward_cases(rng: np.random.Generator) -> list[Case]:
 
 def _call_step_backward(fn, inputs, helpers):
     args = [inputs[k] for k in ("x", "h_prev", "W_x", "W_h", "b")]
-    _, cache = run_helper(helpers, "gru_step_forward", *args, returns="(h_next, cache)")
-    upstream = inputs["dh_next"].copy()
-    raw = call_on_cache(fn, "gru_step_backward", inputs["dh_next"], cache)
-    backward_again(fn, "gru_step_backward", raw, helpers, "gru_step_forward", args, upstream, cache)
-    return raw
+    up = [inputs["dh_next"]]
+    return call_backward(fn, "gru_step_backward", helpers, "gru_step_forward", args, up, "(h_next, cache)")[1]
 
 
 GRU_STEP_BACKWARD = Exercise(
@@ -328,11 +323,7 @@ def _backward_cases(rng: np.random.Generator) -> list[Case]:
 
 def _call_backward(fn, inputs, helpers):
     args = [inputs[k] for k in ("x", "h0", "W_x", "W_h", "b")]
-    _, cache = run_helper(helpers, "gru_forward", *args, returns="(h, cache)")
-    upstream = inputs["dh"].copy()
-    raw = call_on_cache(fn, "gru_backward", inputs["dh"], cache)
-    backward_again(fn, "gru_backward", raw, helpers, "gru_forward", args, upstream, cache)
-    return raw
+    return call_backward(fn, "gru_backward", helpers, "gru_forward", args, [inputs["dh"]], "(h, cache)")[1]
 
 
 GRU_BACKWARD = Exercise(

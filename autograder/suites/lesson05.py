@@ -34,10 +34,8 @@ from autograder.suites.core import (
     Exercise,
     Mistake,
     article,
-    backward_again,
+    call_backward,
     call_keeping_inputs,
-    call_on_cache,
-    run_helper,
 )
 
 LESSON = "05_deep_bidirectional"
@@ -284,13 +282,11 @@ def _grouped_by_parameter(dparams, params) -> bool:
 
 def _call_stacked_backward(fn, inputs, helpers):
     name = "stacked_rnn_backward"
-    _, cache = run_helper(helpers, "stacked_rnn_forward", *_stack_args(inputs), returns="(h, cache)")
-    upstream = inputs["dh"].copy()
-    result = call_on_cache(fn, name, inputs["dh"], cache)
+    _, result = call_backward(fn, name, helpers, "stacked_rnn_forward", _stack_args(inputs), [inputs["dh"]], "(h, cache)")
     params = _stack_args(inputs)[2]  # lists of its own: the learner's forward may have emptied its own
     L = len(params)
     assert L <= MAX_LAYERS, f"a case of {L} layers: raise MAX_LAYERS"
-    if not isinstance(result, tuple) or len(result) != 3:
+    if not isinstance(result, (tuple, list)) or len(result) != 3:
         raise CallProblem("returns", f"{name} should return a tuple (dx, dh0s, dparams), got {_kind(result)}")
     dx, dh0s, dparams = result
     if _grouped_by_parameter(dparams, params):
@@ -303,7 +299,6 @@ def _call_stacked_backward(fn, inputs, helpers):
     dh0s = _grad_list("dh0s", dh0s, L, "arrays, one per layer")
     dparams = _grad_list("dparams", dparams, L, "tuples (dW_xh, dW_hh, db_h), one per layer")
     grads = [_layer_grads(f"dparams[{i}]", p) for i, p in enumerate(dparams)]
-    backward_again(fn, name, result, helpers, "stacked_rnn_forward", _stack_args(inputs), upstream, cache)
     missing = MAX_LAYERS - L  # the layers this case does not have: None, not compared
     return (dx, *dh0s, *[None] * missing, *(g for layer in grads for g in layer), *[None] * (3 * missing))
 
@@ -502,10 +497,8 @@ def _bi_backward_cases(rng: np.random.Generator) -> list[Case]:
 
 def _call_bi_backward(fn, inputs, helpers):
     name = "bidirectional_rnn_backward"
-    _, cache = run_helper(helpers, "bidirectional_rnn_forward", *_bi_args(inputs), returns="(h, cache)")
-    upstream = inputs["dh"].copy()
-    result = call_on_cache(fn, name, inputs["dh"], cache)
-    if not isinstance(result, tuple) or len(result) != 5:
+    _, result = call_backward(fn, name, helpers, "bidirectional_rnn_forward", _bi_args(inputs), [inputs["dh"]], "(h, cache)")
+    if not isinstance(result, (tuple, list)) or len(result) != 5:
         raise CallProblem(
             "returns",
             f"{name} should return a tuple (dx, dh0_f, dh0_b, dparams_f, dparams_b), got {_kind(result)}"
@@ -514,7 +507,6 @@ def _call_bi_backward(fn, inputs, helpers):
     dx, dh0_f, dh0_b, dparams_f, dparams_b = result
     grads_f = _layer_grads("dparams_f", dparams_f)
     grads_b = _layer_grads("dparams_b", dparams_b)
-    backward_again(fn, name, result, helpers, "bidirectional_rnn_forward", _bi_args(inputs), upstream, cache)
     return (dx, dh0_f, dh0_b, *grads_f, *grads_b)
 
 

@@ -521,16 +521,17 @@ def test_correct_stack_with_an_object_array_cache_passes():
 def test_wrong_structure_of_truncated_bptt_is_a_failing_property_not_a_crash():
     ref = REFERENCE["truncated_bptt"]
 
-    def as_list(*args):
-        return list(ref(*args))
+    def two(*args):
+        return ref(*args)[:2]
 
     def renamed(*args):
         loss, grads, h_last = ref(*args)
         return loss, {f"d{k}": v for k, v in grads.items()}, h_last
 
-    for fn, words in ((as_list, "should return a tuple (loss, grads, h_last), got list"), (renamed, "grads should be a dict")):
+    for fn, words in ((two, "should return a tuple (loss, grads, h_last), got a tuple of 2"), (renamed, "grads should be a dict")):
         result = _evaluate("truncated_bptt", fn)
         assert result["status"] == "fail" and words in result["message"], result["message"]
+    assert _evaluate("truncated_bptt", lambda *args: list(ref(*args)))["status"] == "pass"  # a list is fine
 
 
 def test_an_iterator_returned_for_a_list_is_named():
@@ -563,6 +564,8 @@ def test_a_tuple_where_the_mistake_returns_a_list_is_still_named():
 
 WITH_FORWARD = sorted(name for name in ALL if EXERCISES[name].needs)
 DEFAULT_CALL = sorted(name for name in ALL if EXERCISES[name].call is None)
+# Called once more on other inputs: the default call, and lesson 05's forwards (call_keeping_inputs).
+CALLED_AGAIN = sorted([*DEFAULT_CALL, "stacked_rnn_forward", "bidirectional_rnn_forward"])
 
 
 def leftover_reading_pair(name):
@@ -612,11 +615,11 @@ def test_backward_reading_the_last_forward_call_fails(name):
     cases, expected, mistakes = load_fixture(exercise)
     result = evaluate(exercise, backward, cases, expected, mistakes, {exercise.needs[0]: forward})
     assert result["status"] == "fail"
-    assert f"{name} was called a second time on the same cache, after your {forward.__name__}" in result["message"]
+    assert f"{name} gave one set of gradients when your {forward.__name__} had run again" in result["message"]
     assert "a global variable" in result["message"]
 
 
-@pytest.mark.parametrize("name", DEFAULT_CALL)
+@pytest.mark.parametrize("name", CALLED_AGAIN)
 def test_result_overwritten_by_the_next_call_fails(name):
     """A function whose result the next call overwrites is told so; integer answers have no buffer."""
     result = _evaluate(name, buffer_reusing(name))
@@ -752,4 +755,92 @@ def test_a_backward_replaying_its_first_answer_for_the_same_cache_fails():
     exercise = EXERCISES["gru_step_backward"]
     cases, expected, mistakes = load_fixture(exercise)
     result = evaluate(exercise, replaying, cases, expected, mistakes, {"gru_step_forward": forward})
-    assert result["status"] == "fail" and "called a second time on the same cache" in result["message"]
+    assert result["status"] == "fail" and "gave one set of gradients when your gru_step_forward had run again" in result["message"]
+
+
+def _gradients_in_buffers(name):
+    """The reference backward, but its gradients live in module-level arrays that every call overwrites."""
+    ref = REFERENCE[name]
+    buffers = {}
+
+    def put(path, value):
+        if isinstance(value, np.ndarray):
+            buffer = buffers.setdefault((path, value.shape), np.empty_like(value))
+            buffer[...] = value
+            return buffer
+        if isinstance(value, (list, tuple)):
+            return type(value)(put((*path, i), v) for i, v in enumerate(value))
+        return value
+
+    def backward(*args):
+        return put((), ref(*args))
+
+    backward.__name__ = name
+    return backward
+
+
+@pytest.mark.parametrize("name", WITH_FORWARD)
+def test_backward_returning_arrays_it_reuses_fails(name):
+    """Called on another forward's cache, it overwrites the gradients it returned before."""
+    result = _evaluate(name, _gradients_in_buffers(name))
+    assert result["status"] == "fail"
+    assert f"{name}'s result changed when {name} was called again on other inputs" in result["message"]
+
+
+@pytest.mark.parametrize("name", WITH_FORWARD)
+def test_backward_replaying_its_answer_by_count_fails(name):
+    """Every second call replays the previous answer: the graded call, made after the forward ran
+    on other inputs, already has the wrong gradients, so replaying cannot help."""
+    forward, backward = leftover_reading_pair(name)
+    last = []
+
+    def replaying(*args):
+        if len(last) % 2 == 1:
+            answer = last[-1]
+        else:
+            answer = backward(*args)
+        last.append(answer)
+        return answer
+
+    replaying.__name__ = name
+    exercise = EXERCISES[name]
+    cases, expected, mistakes = load_fixture(exercise)
+    assert evaluate(exercise, replaying, cases, expected, mistakes, {exercise.needs[0]: forward})["status"] == "fail"
+
+
+# numerical_gradient returns one array: its other "returns" are properties the check measures.
+@pytest.mark.parametrize("name", sorted(n for n in ALL if len(EXERCISES[n].returns) > 1 and n != "numerical_gradient"))
+def test_a_list_of_the_right_length_passes(name):
+    """Where a tuple of several values is asked for, a list of them is just as good, in every lesson."""
+    ref = REFERENCE[name]
+
+    def as_list(*args):
+        return list(ref(*args))
+
+    as_list.__name__ = name
+    exercise = EXERCISES[name]
+    cases, expected, mistakes = load_fixture(exercise)
+    helpers = {k: REFERENCE[k] for k in exercise.needs}
+    assert evaluate(exercise, as_list, cases, expected, mistakes, helpers)["status"] == "pass"
+
+
+def test_numerical_gradient_with_its_own_parameter_names_passes():
+    ref = REFERENCE["numerical_gradient"]
+
+    def numerical_gradient(func, point, h=1e-6):
+        return ref(func, point, h)
+
+    assert _evaluate("numerical_gradient", numerical_gradient)["status"] == "pass"
+
+
+def test_a_cache_pointing_into_a_growing_log_is_not_called_reuse():
+    """Only arrays that were written to count: a cache holding a log that later calls append to is a
+    design choice, not a buffer handed out twice."""
+    ref, log = REFERENCE["gru_forward"], []
+
+    def gru_forward(*args):
+        h, cache = ref(*args)
+        log.append(len(log))
+        return h, {"steps": cache, "log": log}
+
+    assert _evaluate("gru_forward", gru_forward)["status"] == "pass"

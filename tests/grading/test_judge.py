@@ -171,7 +171,7 @@ def test_backward_reading_the_last_forward_call_fails_on_hidden_cases():
 
     result = _grade("gru_backward", {"gru_backward": backward, "gru_forward": forward})
     assert result.status == "fail" and result.points == 0
-    assert "gru_backward was called a second time on the same cache" in result.message
+    assert "gru_backward gave one set of gradients when your gru_forward had run again" in result.message
 
 
 def test_result_overwritten_by_the_next_call_fails_on_hidden_cases():
@@ -225,3 +225,10 @@ def test_an_array_of_a_wrong_dtype_is_named_by_its_dtype_as_in_the_notebook(dtyp
     result = _grade("gru_step_forward", {"gru_step_forward": odd})
     assert result.status == "fail"
     assert f"expected dtype float64, got {np.dtype(dtype)}" in result.message, result.message
+
+
+def test_a_tuple_where_one_value_is_asked_for_is_named_as_in_the_notebook():
+    ref = REFERENCE["gru_torch_step_forward"]
+    result = _grade("gru_torch_step_forward", {"gru_torch_step_forward": lambda *args: (ref(*args), None)})
+    assert result.status == "fail"
+    assert "gru_torch_step_forward should return h_next alone, got a tuple of 2" in result.message
