@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from autograder.suites.core import Mistake
 
-# The last case of the LSTM and GRU step and sequence exercises has sizes of its own, so that
+# The last case of the RNN, LSTM and GRU step and sequence exercises has sizes of its own, so that
 # code that works only for the usual ones (np.squeeze, a hard-coded H, D < H assumed) fails.
 # D = 7 differs from H and from 2H, 3H, 4H: a mis-sliced weight still shows as a wrong shape.
 OTHER_STEP_SIZES = "everything random, other sizes: one row (N = 1), more inputs than units (D = 7, H = 3)"

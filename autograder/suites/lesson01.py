@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.suites.common import UNROLL_MISTAKES
+from autograder.suites.common import OTHER_SEQUENCE_SIZES, OTHER_STEP_SIZES, UNROLL_MISTAKES
 from autograder.suites.core import Case, Exercise, Mistake
 
 LESSON = "01_rnn_cell"
@@ -29,7 +29,7 @@ def _normal(rng: np.random.Generator, *shape: int, scale: float = 1.0) -> np.nda
 def _step_cases(rng: np.random.Generator) -> list[Case]:
     N, D, H = 3, 4, 5
 
-    def params(scale_x=0.7, scale_h=0.7, bias=True):
+    def params(scale_x=0.7, scale_h=0.7, bias=True, D=D, H=H):
         return {
             "W_xh": _normal(rng, D, H, scale=scale_x),
             "W_hh": _normal(rng, H, H, scale=scale_h),
@@ -51,6 +51,7 @@ def _step_cases(rng: np.random.Generator) -> list[Case]:
             "everything random",
             {"x": _normal(rng, N, D), "h_prev": _normal(rng, N, H, scale=0.8), **params()},
         ),
+        Case(OTHER_STEP_SIZES, {"x": _normal(rng, 1, 7), "h_prev": _normal(rng, 1, 3, scale=0.8), **params(D=7, H=3)}),
     ]
 
 
@@ -106,7 +107,7 @@ RNN_STEP_FORWARD = Exercise(
 def _forward_cases(rng: np.random.Generator) -> list[Case]:
     N, T, D, H = 2, 5, 3, 4
 
-    def params():
+    def params(D=D, H=H):
         return {
             "W_xh": _normal(rng, D, H, scale=0.6),
             "W_hh": _normal(rng, H, H, scale=0.6),
@@ -128,6 +129,7 @@ def _forward_cases(rng: np.random.Generator) -> list[Case]:
             "everything random",
             {"x": _normal(rng, N, T, D), "h0": _normal(rng, N, H, scale=0.5), **params()},
         ),
+        Case(OTHER_SEQUENCE_SIZES, {"x": _normal(rng, 1, 4, 7), "h0": _normal(rng, 1, 3, scale=0.5), **params(7, 3)}),
     ]
 
 

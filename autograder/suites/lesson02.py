@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from autograder.suites.common import OTHER_SEQUENCE_SIZES, OTHER_STEP_SIZES
 from autograder.suites.core import (
     CallProblem,
     Case,
@@ -161,7 +162,7 @@ def _numerical_check_failures(
 def _step_backward_cases(rng: np.random.Generator) -> list[Case]:
     N, D, H = 3, 4, 5
 
-    def params(bias=True):
+    def params(bias=True, D=D, H=H):
         return {
             "W_xh": _normal(rng, D, H, scale=0.8),
             "W_hh": _normal(rng, H, H, scale=0.8),
@@ -192,14 +193,17 @@ def _step_backward_cases(rng: np.random.Generator) -> list[Case]:
                 **params(False),
             },
         ),
-        Case(
-            "everything random",
-            {
-                "dh_next": _normal(rng, N, H),
-                "x": _normal(rng, N, D),
-                "h_prev": np.tanh(_normal(rng, N, H)),
-                **params(),
-            },
+        *(
+            Case(
+                name,
+                {
+                    "dh_next": _normal(rng, n, h),
+                    "x": _normal(rng, n, d),
+                    "h_prev": np.tanh(_normal(rng, n, h)),
+                    **params(D=d, H=h),
+                },
+            )
+            for name, (n, d, h) in (("everything random", (N, D, H)), (OTHER_STEP_SIZES, (1, 7, 3)))
         ),
     ]
 
@@ -292,7 +296,7 @@ RNN_STEP_BACKWARD = Exercise(
 def _backward_cases(rng: np.random.Generator) -> list[Case]:
     N, T, D, H = 2, 4, 3, 5
 
-    def params():
+    def params(N=N, T=T, D=D, H=H):
         return {
             "x": _normal(rng, N, T, D),
             "h0": _normal(rng, N, H, scale=0.5),
@@ -308,6 +312,7 @@ def _backward_cases(rng: np.random.Generator) -> list[Case]:
         Case("upstream gradient at the last step only", {"dh": dh_last, **params()}),
         Case("upstream gradient at the first step only", {"dh": dh_first, **params()}),
         Case("everything random", {"dh": _normal(rng, N, T, H), **params()}),
+        Case(OTHER_SEQUENCE_SIZES, {"dh": _normal(rng, 1, 4, 3), **params(1, 4, 7, 3)}),
     ]
 
 
