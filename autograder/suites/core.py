@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import io
 import re
+import types
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -100,6 +101,30 @@ class _Held:
     originals: Any  # the items themselves (list, or dict for a dict), to tell a reordering from a write
     items: Any  # their snapshots, in the same layout
     shape: tuple | None = None  # of an object array (held item by item, in flat order)
+    attrs: bool = False  # a record (SimpleNamespace, dataclass): its attributes, held like a dict's items
+
+    @property
+    def keyed(self) -> bool:
+        return self.kind is dict or self.attrs
+
+
+def _is_record(obj: Any) -> bool:
+    """A SimpleNamespace or a dataclass instance: a cache may well be one."""
+    return isinstance(obj, types.SimpleNamespace) or (dataclasses.is_dataclass(obj) and not isinstance(obj, type))
+
+
+def _fields(obj: Any) -> dict:
+    """A record's attributes by name (also for a dataclass with __slots__)."""
+    if hasattr(obj, "__dict__"):
+        return dict(vars(obj))
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+
+
+def _keyed_items(before: _Held, obj: Any) -> Any:
+    """What ``obj`` holds, in the layout of ``before``'s items."""
+    if before.attrs:
+        return _fields(obj)
+    return list(obj.flat) if before.kind is np.ndarray else obj
 
 
 def _snapshot(obj: Any) -> Any:
@@ -112,6 +137,9 @@ def _snapshot(obj: Any) -> Any:
         return _Held(type(obj), list(obj), [_snapshot(v) for v in obj])
     if isinstance(obj, dict):
         return _Held(dict, dict(obj), {k: _snapshot(v) for k, v in obj.items()})
+    if _is_record(obj):
+        fields = _fields(obj)
+        return _Held(type(obj), fields, {k: _snapshot(v) for k, v in fields.items()}, attrs=True)
     return obj
 
 
@@ -123,13 +151,15 @@ def _changed_container(before: _Held, obj: Any, where: str) -> str | None:
         obj = list(obj.flat)
     elif type(obj) is not before.kind:
         return f"{where} is now {article(type(obj).__name__)}, not {article(before.kind.__name__)}"
-    if before.kind is dict:
+    if before.keyed:
+        obj = _keyed_items(before, obj)
+        what = "attribute" if before.attrs else "item"
         lost = [k for k in before.originals if k not in obj]
         if lost:
-            return f"{where} lost its item {lost[0]!r}"
+            return f"{where} lost its {what} {lost[0]!r}"
         added = [k for k in obj if k not in before.originals]
         if added:
-            return f"{where} gained an item {added[0]!r}"
+            return f"{where} gained an {what} {added[0]!r}"
         replaced = [k for k, v in before.originals.items() if obj[k] is not v]
         return f"{where}[{replaced[0]!r}] was replaced" if replaced else None
     now, was = list(obj), before.originals
@@ -161,10 +191,10 @@ def _changed_part(before: Any, obj: Any, where: str) -> str | None:
         found = _changed_container(before, obj, where)
         if found:
             return found
-        keys = before.items.keys() if before.kind is dict else range(len(before.items))
-        items = list(obj.flat) if before.kind is np.ndarray else obj
+        keys = before.items.keys() if before.keyed else range(len(before.items))
+        items = _keyed_items(before, obj)
         for k in keys:
-            found = _changed_part(before.items[k], items[k], f"{where}[{k!r}]")
+            found = _changed_part(before.items[k], items[k], f"{where}.{k}" if before.attrs else f"{where}[{k!r}]")
             if found:
                 return found
         return None
@@ -253,9 +283,9 @@ def _written(before: Any, obj: Any, where: str) -> str | None:
                 return f"{where} was written to"
         return None
     if isinstance(before, _Held):
-        keys = before.items.keys() if before.kind is dict else range(len(before.items))
+        keys = before.items.keys() if before.keyed else range(len(before.items))
         for k in keys:
-            found = _written(before.items[k], before.originals[k], f"{where}[{k!r}]")
+            found = _written(before.items[k], before.originals[k], f"{where}.{k}" if before.attrs else f"{where}[{k!r}]")
             if found:
                 return found
     return None
@@ -383,7 +413,8 @@ def _same_values(before: Any, now: Any) -> bool:
             now = list(now.flat)
         elif type(now) is not before.kind:
             return False
-        if before.kind is dict:
+        if before.keyed:
+            now = _keyed_items(before, now)
             return now.keys() == before.items.keys() and all(_same_values(before.items[k], now[k]) for k in now)
         now = list(now)
         return len(now) == len(before.items) and all(map(_same_values, before.items, now))

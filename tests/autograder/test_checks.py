@@ -844,3 +844,58 @@ def test_a_cache_pointing_into_a_growing_log_is_not_called_reuse():
         return h, {"steps": cache, "log": log}
 
     assert _evaluate("gru_forward", gru_forward)["status"] == "pass"
+
+
+def _record_cache_pair(kind):
+    """The reference GRU step with its cache held in a SimpleNamespace or a (slotted) dataclass."""
+    import dataclasses
+    import types
+
+    @dataclasses.dataclass(slots=True)
+    class Cache:
+        inner: tuple
+
+    forward, backward = REFERENCE["gru_step_forward"], REFERENCE["gru_step_backward"]
+    wrap = (lambda c: types.SimpleNamespace(inner=c)) if kind == "namespace" else Cache
+
+    def gru_step_forward(*args):
+        h, cache = forward(*args)
+        return h, wrap(cache)
+
+    def gru_step_backward(dh_next, cache):
+        return backward(dh_next, cache.inner)
+
+    return gru_step_forward, gru_step_backward
+
+
+@pytest.mark.parametrize("kind", ["namespace", "dataclass"])
+def test_a_record_cache_is_looked_inside(kind):
+    """A correct pair passes; writing into the record's arrays, or handing out one buffer held in it,
+    is caught as it is in a tuple cache."""
+    forward, backward = _record_cache_pair(kind)
+    exercise = EXERCISES["gru_step_backward"]
+    cases, expected, mistakes = load_fixture(exercise)
+    helpers = {"gru_step_forward": forward}
+    assert evaluate(exercise, backward, cases, expected, mistakes, helpers)["status"] == "pass"
+    assert _evaluate("gru_step_forward", forward)["status"] == "pass"
+
+    def writes_into_cache(dh_next, cache):
+        grads = backward(dh_next, cache)
+        cache.inner[1][...] = 0  # h_prev, kept in the reference's cache
+        return grads
+
+    result = evaluate(exercise, writes_into_cache, cases, expected, mistakes, helpers)
+    assert "changed its cache in place (cache.inner[1] was written to)" in result["message"], result["message"]
+
+    buffer = {}
+
+    def reusing_forward(*args):
+        h, cache = forward(*args)
+        kept = buffer.setdefault(h.shape, np.empty_like(h))
+        kept[...] = h
+        cache.inner = (*cache.inner, kept)
+        return h.copy(), cache
+
+    reusing_forward.__name__ = "gru_step_forward"
+    result = _evaluate("gru_step_forward", reusing_forward)
+    assert "gru_step_forward's result changed when gru_step_forward was called again" in result["message"]
