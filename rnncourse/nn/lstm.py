@@ -166,6 +166,11 @@ def lstm_backward(dh, cache, dc_T=None, return_dc0=False):
     dW_h, db and dx are computed from it after the loop with a few large GEMMs.
     The cache is not modified, so backward may be called more than once.
     """
+    if not isinstance(cache, dict) or "Z" not in cache:
+        raise TypeError(
+            f"lstm_backward: cache must be the dict lstm_forward returned, got {type(cache).__name__} "
+            "(with return_state=True the forward returns (h, c_T, cache): the cache is last)"
+        )
     Z, G, W_x, W_h = cache["Z"], cache["G"], cache["W_x"], cache["W_h"]
     N, T, D, H = cache["shape"]
     dtype = G.dtype
@@ -189,6 +194,8 @@ def lstm_backward(dh, cache, dc_T=None, return_dc0=False):
     W_hT = np.ascontiguousarray(W_h.T)  # (4H, H)
     dh_next = np.zeros((N, H), dtype=dtype)
     dc_next = np.zeros((N, H), dtype=dtype)
+    if dc_T is not None and np.shape(dc_T) != (N, H):
+        raise ValueError(f"lstm_backward: dc_T must have shape {(N, H)}, got {np.shape(dc_T)}")
     if dc_T is not None:
         dc_next[...] = dc_T
     for t0, t1 in chunks_backward(T, N * 4 * H):

@@ -120,7 +120,8 @@ def stacked_forward(cell, x, h0s, params, bidirectional=False, lengths=None, c0s
         cell: ``"rnn"``, ``"lstm"``, ``"gru"`` or a ``(forward, backward)`` pair.
         x: (N, T, D) inputs of the first layer.
         h0s: list with one initial state (N, H_l) per layer, or one pair
-            ``(h0_fwd, h0_bwd)`` per layer if ``bidirectional``.
+            ``(h0_fwd, h0_bwd)`` per layer if ``bidirectional``; ``None`` means
+            zeros everywhere (for a cell of your own, its forward must accept None).
         params: list with one weight tuple per layer, e.g. ``(W_x, W_h, b)``, or one
             pair ``(params_fwd, params_bwd)`` per layer if ``bidirectional``.
             Layer 0 has input size D, layer l > 0 input size H_{l-1}
@@ -141,6 +142,8 @@ def stacked_forward(cell, x, h0s, params, bidirectional=False, lengths=None, c0s
             the forward direction, the reverse direction's state after reading the
             whole row, at t = 0).
     """
+    if h0s is None:  # zeros for every layer (the forwards take None for h0)
+        h0s = [(None, None) if bidirectional else None for _ in params]
     if len(h0s) != len(params):
         raise ValueError(f"stacked_forward: {len(h0s)} initial states for {len(params)} layers")
     forward, _ = get_cell(cell)

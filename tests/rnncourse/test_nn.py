@@ -709,3 +709,27 @@ def test_stacked_lstm_carries_both_states_across_chunks():
     np.testing.assert_allclose(np.concatenate([first, second], axis=1), whole, atol=1e-12)
     with pytest.raises(ValueError, match="c0s is for a unidirectional LSTM stack"):
         nn.stacked_forward("gru", x, h0s, params, c0s=[None, None])
+
+
+def test_lstm_backward_names_a_misplaced_cache_and_a_misshapen_dc_T():
+    rng = np.random.default_rng(27)
+    x, h0, *params = make_inputs(rng, "lstm")
+    h, c_T, cache = nn.lstm_forward(x, h0, *params, return_state=True)
+    with pytest.raises(TypeError, match=r"the forward returns \(h, c_T, cache\): the cache is last"):
+        nn.lstm_backward(np.ones(h.shape), c_T)
+    with pytest.raises(ValueError, match=r"dc_T must have shape \(2, 5\), got \(5,\)"):
+        nn.lstm_backward(np.ones(h.shape), cache, dc_T=np.ones(5))
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_stacked_forward_takes_none_for_zero_initial_states(bidirectional):
+    rng = np.random.default_rng(28)
+    x, h0, *p = make_inputs(rng, "gru", D=3, H=3)
+    zeros = np.zeros_like(h0)
+    layer = (tuple(p), tuple(p)) if bidirectional else tuple(p)
+    h0s = [(zeros, zeros)] if bidirectional else [zeros]
+    (h_none, _), (h_zeros, _) = (
+        nn.stacked_forward("gru", x, None, [layer], bidirectional=bidirectional),
+        nn.stacked_forward("gru", x, h0s, [layer], bidirectional=bidirectional),
+    )
+    np.testing.assert_array_equal(h_none, h_zeros)
