@@ -8,13 +8,24 @@ reproduces each one with the lesson's own step.
 
 from __future__ import annotations
 
-from autograder.suites.core import Mistake
+from collections.abc import Callable
+
+from autograder.suites.core import Case, Mistake
 
 # The last case of the RNN, LSTM and GRU step and sequence exercises has sizes of its own, so that
 # code that works only for the usual ones (np.squeeze, a hard-coded H, D < H assumed) fails.
 # D = 7 differs from H and from 2H, 3H, 4H: a mis-sliced weight still shows as a wrong shape.
 OTHER_STEP_SIZES = "everything random, other sizes: one row (N = 1), more inputs than units (D = 7, H = 3)"
 OTHER_SEQUENCE_SIZES = "everything random, other sizes: one sequence (N = 1, T = 4), D = 7 > H = 3"
+OTHER_STEP = (1, 7, 3)  # N, D, H
+OTHER_SEQUENCE = (1, 4, 7, 3)  # N, T, D, H
+
+
+def random_cases(inputs: Callable[..., dict], usual: tuple, other: tuple) -> list[Case]:
+    """The combined random case at the exercise's usual sizes, then the same at ``other``
+    (:data:`OTHER_STEP` or :data:`OTHER_SEQUENCE`); ``inputs(*sizes)`` draws one case's inputs."""
+    name = OTHER_STEP_SIZES if other == OTHER_STEP else OTHER_SEQUENCE_SIZES
+    return [Case("everything random", inputs(*usual)), Case(name, inputs(*other))]
 
 UNROLL_MISTAKES = (
     Mistake(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.suites.common import OTHER_SEQUENCE_SIZES, OTHER_STEP_SIZES, UNROLL_MISTAKES
+from autograder.suites.common import OTHER_SEQUENCE, OTHER_STEP, UNROLL_MISTAKES, random_cases
 from autograder.suites.core import Case, Exercise, Mistake
 
 LESSON = "01_rnn_cell"
@@ -47,11 +47,11 @@ def _step_cases(rng: np.random.Generator) -> list[Case]:
             "recurrence only (x = 0, b_h = 0)",
             {"x": zeros_x, "h_prev": _normal(rng, N, H, scale=0.8), **params(bias=False)},
         ),
-        Case(
-            "everything random",
-            {"x": _normal(rng, N, D), "h_prev": _normal(rng, N, H, scale=0.8), **params()},
+        *random_cases(
+            lambda n, d, h: {"x": _normal(rng, n, d), "h_prev": _normal(rng, n, h, scale=0.8), **params(D=d, H=h)},
+            (N, D, H),
+            OTHER_STEP,
         ),
-        Case(OTHER_STEP_SIZES, {"x": _normal(rng, 1, 7), "h_prev": _normal(rng, 1, 3, scale=0.8), **params(D=7, H=3)}),
     ]
 
 
@@ -125,11 +125,11 @@ def _forward_cases(rng: np.random.Generator) -> list[Case]:
             "an input at t = 0 only, h0 = 0",
             {"x": x_first_only, "h0": np.zeros((N, H)), **params()},
         ),
-        Case(
-            "everything random",
-            {"x": _normal(rng, N, T, D), "h0": _normal(rng, N, H, scale=0.5), **params()},
+        *random_cases(
+            lambda n, t, d, h: {"x": _normal(rng, n, t, d), "h0": _normal(rng, n, h, scale=0.5), **params(d, h)},
+            (N, T, D, H),
+            OTHER_SEQUENCE,
         ),
-        Case(OTHER_SEQUENCE_SIZES, {"x": _normal(rng, 1, 4, 7), "h0": _normal(rng, 1, 3, scale=0.5), **params(7, 3)}),
     ]
 
 

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from autograder.suites.common import OTHER_SEQUENCE_SIZES, OTHER_STEP_SIZES
+from autograder.suites.common import OTHER_SEQUENCE, OTHER_STEP, random_cases
 from autograder.suites.core import (
     CallProblem,
     Case,
@@ -193,17 +193,15 @@ def _step_backward_cases(rng: np.random.Generator) -> list[Case]:
                 **params(False),
             },
         ),
-        *(
-            Case(
-                name,
-                {
-                    "dh_next": _normal(rng, n, h),
-                    "x": _normal(rng, n, d),
-                    "h_prev": np.tanh(_normal(rng, n, h)),
-                    **params(D=d, H=h),
-                },
-            )
-            for name, (n, d, h) in (("everything random", (N, D, H)), (OTHER_STEP_SIZES, (1, 7, 3)))
+        *random_cases(
+            lambda n, d, h: {
+                "dh_next": _normal(rng, n, h),
+                "x": _normal(rng, n, d),
+                "h_prev": np.tanh(_normal(rng, n, h)),
+                **params(D=d, H=h),
+            },
+            (N, D, H),
+            OTHER_STEP,
         ),
     ]
 
@@ -311,8 +309,7 @@ def _backward_cases(rng: np.random.Generator) -> list[Case]:
     return [
         Case("upstream gradient at the last step only", {"dh": dh_last, **params()}),
         Case("upstream gradient at the first step only", {"dh": dh_first, **params()}),
-        Case("everything random", {"dh": _normal(rng, N, T, H), **params()}),
-        Case(OTHER_SEQUENCE_SIZES, {"dh": _normal(rng, 1, 4, 3), **params(1, 4, 7, 3)}),
+        *random_cases(lambda n, t, d, h: {"dh": _normal(rng, n, t, h), **params(n, t, d, h)}, (N, T, D, H), OTHER_SEQUENCE),
     ]
 
 

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from autograder.suites.common import OTHER_SEQUENCE_SIZES, OTHER_STEP_SIZES
+from autograder.suites.common import OTHER_SEQUENCE, OTHER_STEP, random_cases
 from autograder.suites.core import (
     CallProblem,
     Case,
@@ -119,6 +119,16 @@ def _changed(before: Sequence[np.ndarray], after: Sequence[np.ndarray]) -> int:
     return int(any(not np.array_equal(b, a, equal_nan=True) for b, a in zip(before, after)))
 
 
+def _random_step(rng: np.random.Generator, N: int, D: int, H: int) -> dict:
+    """Random inputs of one LSTM step: x, h_prev, c_prev and the weights."""
+    return {
+        "x": _normal(rng, N, D),
+        "h_prev": _normal(rng, N, H, scale=0.8),
+        "c_prev": _normal(rng, N, H),
+        **_params(rng, D, H),
+    }
+
+
 # --------------------------------------------------------------------------
 # 3.1 lstm_step_forward
 # --------------------------------------------------------------------------
@@ -149,18 +159,7 @@ def _step_cases(rng: np.random.Generator) -> list[Case]:
                 **_params(rng, D, H, bias=False),
             },
         ),
-        *(
-            Case(
-                name,
-                {
-                    "x": _normal(rng, n, d),
-                    "h_prev": _normal(rng, n, h, scale=0.8),
-                    "c_prev": _normal(rng, n, h),
-                    **_params(rng, d, h),
-                },
-            )
-            for name, (n, d, h) in (("everything random", (N, D, H)), (OTHER_STEP_SIZES, (1, 7, 3)))
-        ),
+        *random_cases(lambda n, d, h: _random_step(rng, n, d, h), (N, D, H), OTHER_STEP),
     ]
 
 
@@ -259,12 +258,7 @@ def _step_backward_cases(rng: np.random.Generator) -> list[Case]:
     N, D, H = 3, 4, 5
 
     def forward_inputs(N=N, D=D, H=H):
-        return {
-            "x": _normal(rng, N, D),
-            "h_prev": _normal(rng, N, H, scale=0.8),
-            "c_prev": _normal(rng, N, H),
-            **_params(rng, D, H),
-        }
+        return _random_step(rng, N, D, H)
 
     return [
         Case(
@@ -275,13 +269,10 @@ def _step_backward_cases(rng: np.random.Generator) -> list[Case]:
             "gradient from c_next only (dh_next = 0)",
             {**forward_inputs(), "dh_next": np.zeros((N, H)), "dc_next": _normal(rng, N, H)},
         ),
-        Case(
-            "everything random",
-            {**forward_inputs(), "dh_next": _normal(rng, N, H), "dc_next": _normal(rng, N, H)},
-        ),
-        Case(
-            OTHER_STEP_SIZES,
-            {**forward_inputs(1, 7, 3), "dh_next": _normal(rng, 1, 3), "dc_next": _normal(rng, 1, 3)},
+        *random_cases(
+            lambda n, d, h: {**forward_inputs(n, d, h), "dh_next": _normal(rng, n, h), "dc_next": _normal(rng, n, h)},
+            (N, D, H),
+            OTHER_STEP,
         ),
     ]
 
@@ -363,13 +354,10 @@ def _forward_cases(rng: np.random.Generator) -> list[Case]:
             "an input at t = 0 only, h0 = 0",
             {"x": x_first_only, "h0": np.zeros((N, H)), **_params(rng, D, H)},
         ),
-        Case(
-            "everything random",
-            {"x": _normal(rng, N, T, D), "h0": _normal(rng, N, H, scale=0.5), **_params(rng, D, H)},
-        ),
-        Case(
-            OTHER_SEQUENCE_SIZES,
-            {"x": _normal(rng, 1, 4, 7), "h0": _normal(rng, 1, 3, scale=0.5), **_params(rng, 7, 3)},
+        *random_cases(
+            lambda n, t, d, h: {"x": _normal(rng, n, t, d), "h0": _normal(rng, n, h, scale=0.5), **_params(rng, d, h)},
+            (N, T, D, H),
+            OTHER_SEQUENCE,
         ),
     ]
 
@@ -462,8 +450,9 @@ def _backward_cases(rng: np.random.Generator) -> list[Case]:
     return [
         Case("gradient at the last step only", {**forward_inputs(), "dh": dh_last}),
         Case("gradient at the first step only", {**forward_inputs(), "dh": dh_first}),
-        Case("everything random", {**forward_inputs(), "dh": _normal(rng, N, T, H)}),
-        Case(OTHER_SEQUENCE_SIZES, {**forward_inputs(1, 4, 7, 3), "dh": _normal(rng, 1, 4, 3)}),
+        *random_cases(
+            lambda n, t, d, h: {**forward_inputs(n, t, d, h), "dh": _normal(rng, n, t, h)}, (N, T, D, H), OTHER_SEQUENCE
+        ),
     ]
 
 
@@ -549,19 +538,7 @@ def _peephole_cases(rng: np.random.Generator) -> list[Case]:
                 **peepholes("o"),
             },
         ),
-        *(
-            Case(
-                name,
-                {
-                    "x": _normal(rng, n, d),
-                    "h_prev": _normal(rng, n, h, scale=0.8),
-                    "c_prev": _normal(rng, n, h),
-                    **_params(rng, d, h),
-                    **peepholes(H=h),
-                },
-            )
-            for name, (n, d, h) in (("everything random", (N, D, H)), (OTHER_STEP_SIZES, (1, 7, 3)))
-        ),
+        *random_cases(lambda n, d, h: {**_random_step(rng, n, d, h), **peepholes(H=h)}, (N, D, H), OTHER_STEP),
     ]
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.suites.common import OTHER_SEQUENCE_SIZES, OTHER_STEP_SIZES, UNROLL_MISTAKES
+from autograder.suites.common import OTHER_SEQUENCE, OTHER_STEP, UNROLL_MISTAKES, random_cases
 from autograder.suites.core import (
     Case,
     Exercise,
@@ -64,16 +64,14 @@ def _step_cases(rng: np.random.Generator) -> list[Case]:
                 **_gru_params(rng, D, H, bias=False),
             },
         ),
-        *(
-            Case(
-                name,
-                {
-                    "x": _normal(rng, n, d),
-                    "h_prev": _normal(rng, n, h, scale=0.8),
-                    **_gru_params(rng, d, h),
-                },
-            )
-            for name, (n, d, h) in (("everything random", (N, D, H)), (OTHER_STEP_SIZES, (1, 7, 3)))
+        *random_cases(
+            lambda n, d, h: {
+                "x": _normal(rng, n, d),
+                "h_prev": _normal(rng, n, h, scale=0.8),
+                **_gru_params(rng, d, h),
+            },
+            (N, D, H),
+            OTHER_STEP,
         ),
     ]
 
@@ -150,17 +148,15 @@ def _step_backward_cases(rng: np.random.Generator) -> list[Case]:
                 "dh_next": _normal(rng, N, H),
             },
         ),
-        *(
-            Case(
-                name,
-                {
-                    "x": _normal(rng, n, d),
-                    "h_prev": _normal(rng, n, h, scale=0.8),
-                    **_gru_params(rng, d, h),
-                    "dh_next": _normal(rng, n, h),
-                },
-            )
-            for name, (n, d, h) in (("everything random", (N, D, H)), (OTHER_STEP_SIZES, (1, 7, 3)))
+        *random_cases(
+            lambda n, d, h: {
+                "x": _normal(rng, n, d),
+                "h_prev": _normal(rng, n, h, scale=0.8),
+                **_gru_params(rng, d, h),
+                "dh_next": _normal(rng, n, h),
+            },
+            (N, D, H),
+            OTHER_STEP,
         ),
     ]
 
@@ -265,16 +261,14 @@ def _forward_cases(rng: np.random.Generator) -> list[Case]:
             "an input at t = 0 only, h0 = 0",
             {"x": x_first_only, "h0": np.zeros((N, H)), **_gru_params(rng, D, H, scale=0.7)},
         ),
-        *(
-            Case(
-                name,
-                {
-                    "x": _normal(rng, n, t, d),
-                    "h0": _normal(rng, n, h, scale=0.5),
-                    **_gru_params(rng, d, h, scale=0.7),
-                },
-            )
-            for name, (n, t, d, h) in (("everything random", (N, T, D, H)), (OTHER_SEQUENCE_SIZES, (1, 4, 7, 3)))
+        *random_cases(
+            lambda n, t, d, h: {
+                "x": _normal(rng, n, t, d),
+                "h0": _normal(rng, n, h, scale=0.5),
+                **_gru_params(rng, d, h, scale=0.7),
+            },
+            (N, T, D, H),
+            OTHER_SEQUENCE,
         ),
     ]
 
@@ -316,8 +310,7 @@ def _backward_cases(rng: np.random.Generator) -> list[Case]:
     return [
         Case("upstream gradient at the last step only", inputs(dh_last)),
         Case("upstream gradient at the first step only", inputs(dh_first)),
-        Case("everything random", inputs(_normal(rng, N, T, H))),
-        Case(OTHER_SEQUENCE_SIZES, inputs(_normal(rng, 1, 4, 3), 1, 4, 7, 3)),
+        *random_cases(lambda n, t, d, h: inputs(_normal(rng, n, t, h), n, t, d, h), (N, T, D, H), OTHER_SEQUENCE),
     ]
 
 
@@ -384,13 +377,10 @@ def _torch_cases(rng: np.random.Generator) -> list[Case]:
     return [
         Case("h_prev = 0", {"x": _normal(rng, N, D), "h_prev": np.zeros((N, H)), **params()}),
         Case("x = 0", {"x": np.zeros((N, D)), "h_prev": _normal(rng, N, H, scale=0.8), **params()}),
-        Case(
-            "everything random",
-            {"x": _normal(rng, N, D), "h_prev": _normal(rng, N, H, scale=0.8), **params()},
-        ),
-        Case(
-            OTHER_STEP_SIZES,
-            {"x": _normal(rng, 1, 7), "h_prev": _normal(rng, 1, 3, scale=0.8), **params(D=7, H=3)},
+        *random_cases(
+            lambda n, d, h: {"x": _normal(rng, n, d), "h_prev": _normal(rng, n, h, scale=0.8), **params(D=d, H=h)},
+            (N, D, H),
+            OTHER_STEP,
         ),
     ]
 
