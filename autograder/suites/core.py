@@ -247,6 +247,17 @@ def call_keeping_inputs(fn: Callable, name: str, **args: Any) -> Any:
     return raw
 
 
+def _map_arrays(value: Any, fn: Callable[[np.ndarray], Any]) -> Any:
+    """``value`` with ``fn`` applied to its arrays; lists, tuples and dicts rebuilt, the rest kept."""
+    if isinstance(value, np.ndarray):
+        return fn(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_map_arrays(v, fn) for v in value)
+    if isinstance(value, dict):
+        return {k: _map_arrays(v, fn) for k, v in value.items()}
+    return value
+
+
 def decoy(value: Any) -> Any:
     """Other inputs of the same kind: what a function is called on once more, to see that it
     keeps no state between calls.
@@ -255,13 +266,12 @@ def decoy(value: Any) -> Any:
     whatever holds of them still does: signs, ranges, rows that sum to one); lists,
     tuples and dicts are rebuilt from their items' decoys; everything else is kept.
     """
-    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
-        return np.flip(value).copy()
-    if isinstance(value, (list, tuple)):
-        return type(value)(decoy(v) for v in value)
-    if isinstance(value, dict):
-        return {k: decoy(v) for k, v in value.items()}
-    return value
+    return _map_arrays(value, lambda a: np.flip(a).copy() if a.dtype.kind == "f" else a)
+
+
+def _copied(value: Any) -> Any:
+    """Arrays copied, lists, tuples and dicts rebuilt; other objects kept."""
+    return _map_arrays(value, np.copy)
 
 
 def _quietly(fn: Callable, *args: Any) -> Any:
@@ -323,17 +333,6 @@ def call_fresh(fn: Callable, name: str, *args: Any) -> Any:
     raw = fn(*args)
     check_kept(fn, name, raw, *args)
     return raw
-
-
-def _copied(value: Any) -> Any:
-    """Arrays copied, lists, tuples and dicts rebuilt; other objects kept."""
-    if isinstance(value, np.ndarray):
-        return value.copy()
-    if isinstance(value, (list, tuple)):
-        return type(value)(_copied(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _copied(v) for k, v in value.items()}
-    return value
 
 
 def call_backward(

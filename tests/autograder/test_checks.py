@@ -15,10 +15,11 @@ ALL = sorted(EXERCISES)
 ALL_MISTAKES = [(name, m.key) for name in ALL for m in EXERCISES[name].mistakes]
 
 
-def _evaluate(name, fn):
+def _evaluate(name, fn, helpers=None):
+    """The check's verdict on ``fn``; the functions it needs are the reference's unless given."""
     exercise = EXERCISES[name]
     cases, expected, mistakes = load_fixture(exercise)
-    helpers = {k: REFERENCE[k] for k in exercise.needs}
+    helpers = {k: REFERENCE[k] for k in exercise.needs} if helpers is None else helpers
     return evaluate(exercise, fn, cases, expected, mistakes, helpers)
 
 
@@ -506,15 +507,14 @@ def test_correct_stack_with_an_object_array_cache_passes():
         return dh, dh0s, dparams
 
     assert _evaluate("stacked_rnn_forward", forward)["status"] == "pass"
-    exercise = EXERCISES["stacked_rnn_backward"]
-    result = evaluate(exercise, backward, *load_fixture(exercise), helpers={"stacked_rnn_forward": forward})
+    result = _evaluate("stacked_rnn_backward", backward, {"stacked_rnn_forward": forward})
     assert result["status"] == "pass", result["message"]
 
     def reordering(dh, cache):
         cache[:] = cache[::-1].copy()
         return backward(dh, cache[::-1])
 
-    result = evaluate(exercise, reordering, *load_fixture(exercise), helpers={"stacked_rnn_forward": forward})
+    result = _evaluate("stacked_rnn_backward", reordering, {"stacked_rnn_forward": forward})
     assert result["status"] == "fail" and "cache was reordered" in result["message"]
 
 
@@ -611,9 +611,7 @@ def test_backward_reading_the_last_forward_call_fails(name):
     """It gets the right gradients on every case (the check's forward ran just before), so only
     the second call on the same cache, after a forward on other inputs, can tell."""
     forward, backward = leftover_reading_pair(name)
-    exercise = EXERCISES[name]
-    cases, expected, mistakes = load_fixture(exercise)
-    result = evaluate(exercise, backward, cases, expected, mistakes, {exercise.needs[0]: forward})
+    result = _evaluate(name, backward, {forward.__name__: forward})
     assert result["status"] == "fail"
     assert f"{name} gave one set of gradients when your {forward.__name__} had run again" in result["message"]
     assert "a global variable" in result["message"]
@@ -646,14 +644,12 @@ def test_renamed_parameters_pass(name):
 def test_a_forward_returning_the_wrong_count_is_blamed_on_the_forward():
     """The backward's check unpacks the learner's forward: a forward returning h alone is named,
     not reported as a crash of the backward."""
-    exercise = EXERCISES["gru_step_backward"]
-    cases, expected, mistakes = load_fixture(exercise)
     forward = REFERENCE["gru_step_forward"]
 
     def h_only(*args):
         return forward(*args)[0]
 
-    result = evaluate(exercise, REFERENCE["gru_step_backward"], cases, expected, mistakes, {"gru_step_forward": h_only})
+    result = _evaluate("gru_step_backward", REFERENCE["gru_step_backward"], {"gru_step_forward": h_only})
     assert result["status"] == "fail"
     assert "your gru_step_forward, which the check runs first to build the cache, returned an ndarray" in result["message"]
     assert "it should return a tuple (h_next, cache)" in result["message"]
@@ -752,9 +748,7 @@ def test_a_backward_replaying_its_first_answer_for_the_same_cache_fails():
         return stored[id(cache)][1]
 
     replaying.__name__ = "gru_step_backward"
-    exercise = EXERCISES["gru_step_backward"]
-    cases, expected, mistakes = load_fixture(exercise)
-    result = evaluate(exercise, replaying, cases, expected, mistakes, {"gru_step_forward": forward})
+    result = _evaluate("gru_step_backward", replaying, {"gru_step_forward": forward})
     assert result["status"] == "fail" and "gave one set of gradients when your gru_step_forward had run again" in result["message"]
 
 
@@ -803,9 +797,7 @@ def test_backward_replaying_its_answer_by_count_fails(name):
         return answer
 
     replaying.__name__ = name
-    exercise = EXERCISES[name]
-    cases, expected, mistakes = load_fixture(exercise)
-    assert evaluate(exercise, replaying, cases, expected, mistakes, {exercise.needs[0]: forward})["status"] == "fail"
+    assert _evaluate(name, replaying, {forward.__name__: forward})["status"] == "fail"
 
 
 # numerical_gradient returns one array: its other "returns" are properties the check measures.
@@ -818,10 +810,7 @@ def test_a_list_of_the_right_length_passes(name):
         return list(ref(*args))
 
     as_list.__name__ = name
-    exercise = EXERCISES[name]
-    cases, expected, mistakes = load_fixture(exercise)
-    helpers = {k: REFERENCE[k] for k in exercise.needs}
-    assert evaluate(exercise, as_list, cases, expected, mistakes, helpers)["status"] == "pass"
+    assert _evaluate(name, as_list)["status"] == "pass"
 
 
 def test_numerical_gradient_with_its_own_parameter_names_passes():
@@ -873,10 +862,8 @@ def test_a_record_cache_is_looked_inside(kind):
     """A correct pair passes; writing into the record's arrays, or handing out one buffer held in it,
     is caught as it is in a tuple cache."""
     forward, backward = _record_cache_pair(kind)
-    exercise = EXERCISES["gru_step_backward"]
-    cases, expected, mistakes = load_fixture(exercise)
     helpers = {"gru_step_forward": forward}
-    assert evaluate(exercise, backward, cases, expected, mistakes, helpers)["status"] == "pass"
+    assert _evaluate("gru_step_backward", backward, helpers)["status"] == "pass"
     assert _evaluate("gru_step_forward", forward)["status"] == "pass"
 
     def writes_into_cache(dh_next, cache):
@@ -884,7 +871,7 @@ def test_a_record_cache_is_looked_inside(kind):
         cache.inner[1][...] = 0  # h_prev, kept in the reference's cache
         return grads
 
-    result = evaluate(exercise, writes_into_cache, cases, expected, mistakes, helpers)
+    result = _evaluate("gru_step_backward", writes_into_cache, helpers)
     assert "changed its cache in place (cache.inner[1] was written to)" in result["message"], result["message"]
 
     buffer = {}
