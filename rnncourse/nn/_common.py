@@ -28,38 +28,64 @@ def float_dtype(*arrays):
 
 
 def gate_scale(H, n_blocks, tanh_blocks, dtype):
-    """Per-column factors that turn a fused sigmoid/tanh activation into one tanh.
+    """Per-column factors that let one ``np.exp`` call activate fused sigmoid/tanh gates.
 
-    sigmoid(a) = 0.5 + 0.5 * tanh(a / 2): scaling the sigmoid columns of a
-    pre-activation by 0.5 lets one ``np.tanh`` call activate every gate; afterwards
-    ``u * post_mul + post_add`` maps the sigmoid columns back to (0, 1). tanh never
-    overflows, so this sigmoid is stable for any |a| in float32 and float64.
+    sigmoid(a) = 1 / (1 + exp(-a)) and tanh(a) = 2 / (1 + exp(-2a)) - 1. Scaling the
+    sigmoid columns of a pre-activation by -1 and the tanh columns by -2 (exact in
+    binary, so folded into the weights) leaves ``exp_activate`` one exp, one add and
+    one divide by ``num`` (1 for sigmoid columns, 2 for tanh columns), and a final
+    ``- 1`` on the tanh columns. NumPy's exp is about 2x (float64) and 1.4x (float32)
+    faster than its tanh on this course's reference machine (``make bench``).
 
-    Returns ``(pre, post_mul, post_add)``, each of shape (n_blocks * H,).
+    Returns ``(pre, num)``, each of shape (n_blocks * H,).
     """
-    pre = np.full((n_blocks, H), 0.5, dtype=dtype)
-    post_add = np.full((n_blocks, H), 0.5, dtype=dtype)
+    pre = np.full((n_blocks, H), -1.0, dtype=dtype)
+    num = np.ones((n_blocks, H), dtype=dtype)
     for k in tanh_blocks:
-        pre[k] = 1.0
-        post_add[k] = 0.0
-    return pre.reshape(-1), pre.reshape(-1).copy(), post_add.reshape(-1)
+        pre[k] = -2.0
+        num[k] = 2.0
+    return pre.reshape(-1), num.reshape(-1)
+
+
+def exp_activate(a, num):
+    """In place: a holds ``pre * (pre-activation)`` (see ``gate_scale``); afterwards it
+    holds sigmoid(.) where num is 1 and 1 + tanh(.) where num is 2 (subtract 1 there).
+
+    exp overflows to inf for very negative pre-activations, which gives exactly 0
+    (sigmoid) or -1 (tanh); callers run under ``np.errstate(over="ignore")``.
+    """
+    np.exp(a, out=a)
+    np.add(a, 1, out=a)
+    np.divide(num, a, out=a)
+    return a
+
+
+def tanh_into(a, out):
+    """out = tanh(a), computed as 2 / (1 + exp(-2a)) - 1 (see ``gate_scale`` for why).
+
+    Absolute error about one unit in the last place of 1; callers run under
+    ``np.errstate(over="ignore")``.
+    """
+    np.multiply(a, -2, out=out)
+    exp_activate(out, 2)
+    np.subtract(out, 1, out=out)
+    return out
 
 
 def sigmoid(a, out=None):
     """Numerically stable logistic sigmoid, 1 / (1 + exp(-a)), keeping a's dtype.
 
-    Computed as 0.5 + 0.5 * tanh(a / 2), which never overflows (no warnings for
-    a = +-1e30 in float32 or float64).
+    exp(-a) overflows to inf for very negative a, which gives exactly 0; the
+    overflow is expected, so it raises no warning (for a = +-1e30 in float32 or float64).
     """
     a = np.asarray(a)
     if not np.issubdtype(a.dtype, np.floating):
         a = a.astype(np.float64)
     if out is None:
         out = np.empty_like(a)
-    np.multiply(a, 0.5, out=out)
-    np.tanh(out, out=out)
-    np.multiply(out, 0.5, out=out)
-    np.add(out, 0.5, out=out)
+    np.negative(a, out=out)
+    with np.errstate(over="ignore"):
+        exp_activate(out, 1)
     return out[()] if out.ndim == 0 else out
 
 

@@ -20,9 +20,11 @@ from ._common import (
     check_shapes,
     chunk_steps,
     chunks_backward,
+    exp_activate,
     float_dtype,
     gate_scale,
     stack_bias,
+    tanh_into,
     time_major_ones,
 )
 
@@ -57,7 +59,7 @@ def gru_forward(x, h0, W_x, W_h, b):
     dtype, x, h0, W_x, W_h, (b,) = _prepare("gru_forward", x, h0, W_x, W_h, [b])
     N, T, D, H = check_shapes("gru_forward", x, h0, W_x, W_h, b, 3)
 
-    pre, _, _ = gate_scale(H, 3, (2,), dtype)
+    pre, _ = gate_scale(H, 3, (2,), dtype)  # -1 for r, z; -2 for n
     X1, Xp, Hs, RZ, Nc, RH, tmp = buffers(
         dtype,
         (T, N, D + 1),  # time-major x and a ones column
@@ -70,25 +72,26 @@ def gru_forward(x, h0, W_x, W_h, b):
     )
     X1 = time_major_ones(x, dtype, out=X1)  # (T*N, D+1)
     np.matmul(X1, stack_bias(W_x, b, pre), out=Xp.reshape(T * N, 3 * H))
-    W_hrz = W_h[:, : 2 * H] * 0.5  # (H, 2H), scaled for sigmoid via tanh
-    W_hn = np.ascontiguousarray(W_h[:, 2 * H :])  # (H, H)
+    # Scaled like the input projection, for activation by exp (see gate_scale).
+    W_hrz = W_h[:, : 2 * H] * -1  # (H, 2H)
+    W_hn = W_h[:, 2 * H :] * -2  # (H, H)
 
     Hs[0] = h0
-    for t in range(T):
-        h_prev, rz, n = Hs[t], RZ[t], Nc[t]  # contiguous per-step buffers
-        np.matmul(h_prev, W_hrz, out=rz)
-        np.add(rz, Xp[t, :, : 2 * H], out=rz)
-        np.tanh(rz, out=rz)
-        np.multiply(rz, 0.5, out=rz)
-        np.add(rz, 0.5, out=rz)
-        r, z = rz[:, :H], rz[:, H:]
-        np.multiply(r, h_prev, out=RH[t])
-        np.matmul(RH[t], W_hn, out=n)
-        np.add(n, Xp[t, :, 2 * H :], out=n)
-        np.tanh(n, out=n)
-        np.subtract(n, h_prev, out=tmp)  # h_t = h_prev + z * (n - h_prev)
-        np.multiply(tmp, z, out=tmp)
-        np.add(h_prev, tmp, out=Hs[t + 1])
+    with np.errstate(over="ignore"):  # exp(-a) = inf is exact here: see gate_scale
+        for t in range(T):
+            h_prev, rz, n = Hs[t], RZ[t], Nc[t]  # contiguous per-step buffers
+            np.matmul(h_prev, W_hrz, out=rz)
+            np.add(rz, Xp[t, :, : 2 * H], out=rz)
+            exp_activate(rz, 1)
+            r, z = rz[:, :H], rz[:, H:]
+            np.multiply(r, h_prev, out=RH[t])
+            np.matmul(RH[t], W_hn, out=n)
+            np.add(n, Xp[t, :, 2 * H :], out=n)
+            exp_activate(n, 2)
+            np.subtract(n, 1, out=n)
+            np.subtract(n, h_prev, out=tmp)  # h_t = h_prev + z * (n - h_prev)
+            np.multiply(tmp, z, out=tmp)
+            np.add(h_prev, tmp, out=Hs[t + 1])
 
     cache = {
         "X1": X1,  # (T*N, D+1) time-major inputs and a ones column
@@ -201,7 +204,8 @@ def gru_torch_forward(x, h0, W_x, W_h, b_x, b_h):
     dtype, x, h0, W_x, W_h, (b_x, b_h) = _prepare("gru_torch_forward", x, h0, W_x, W_h, [b_x, b_h])
     N, T, D, H = check_shapes("gru_torch_forward", x, h0, W_x, W_h, b_x, 3)
 
-    pre, _, _ = gate_scale(H, 3, (2,), dtype)
+    pre, _ = gate_scale(H, 3, (2,), dtype)
+    pre[2 * H :] = 1  # n's input part is scaled after r * (...) is added: see the loop
     X1, Xp, Hs, RZ, Nc, HN, a_h, tmp = buffers(
         dtype,
         (T, N, D + 1),  # time-major x and a ones column
@@ -220,21 +224,20 @@ def gru_torch_forward(x, h0, W_x, W_h, b_x, b_h):
     W_hs = W_h * pre  # (H, 3H)
     b_hn = b_h[2 * H :]
     Hs[0] = h0
-    for t in range(T):
-        h_prev, rz, n = Hs[t], RZ[t], Nc[t]
-        np.matmul(h_prev, W_hs, out=a_h)
-        np.add(a_h[:, : 2 * H], Xp[t, :, : 2 * H], out=rz)
-        np.tanh(rz, out=rz)
-        np.multiply(rz, 0.5, out=rz)
-        np.add(rz, 0.5, out=rz)
-        r, z = rz[:, :H], rz[:, H:]
-        np.add(a_h[:, 2 * H :], b_hn, out=HN[t])
-        np.multiply(r, HN[t], out=n)
-        np.add(n, Xp[t, :, 2 * H :], out=n)
-        np.tanh(n, out=n)
-        np.subtract(h_prev, n, out=tmp)  # h_t = n + z * (h_prev - n)
-        np.multiply(tmp, z, out=tmp)
-        np.add(n, tmp, out=Hs[t + 1])
+    with np.errstate(over="ignore"):  # exp(-a) = inf is exact here: see gate_scale
+        for t in range(T):
+            h_prev, rz, n = Hs[t], RZ[t], Nc[t]
+            np.matmul(h_prev, W_hs, out=a_h)
+            np.add(a_h[:, : 2 * H], Xp[t, :, : 2 * H], out=rz)
+            exp_activate(rz, 1)
+            r, z = rz[:, :H], rz[:, H:]
+            np.add(a_h[:, 2 * H :], b_hn, out=HN[t])
+            np.multiply(r, HN[t], out=n)
+            np.add(n, Xp[t, :, 2 * H :], out=n)
+            tanh_into(n, out=n)
+            np.subtract(h_prev, n, out=tmp)  # h_t = n + z * (h_prev - n)
+            np.multiply(tmp, z, out=tmp)
+            np.add(n, tmp, out=Hs[t + 1])
 
     cache = {
         "X1": X1,

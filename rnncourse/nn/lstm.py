@@ -14,9 +14,11 @@ from ._common import (
     check_shapes,
     chunk_steps,
     chunks_backward,
+    exp_activate,
     float_dtype,
     gate_scale,
     stack_bias,
+    tanh_into,
 )
 
 
@@ -55,9 +57,9 @@ def lstm_forward(x, h0, W_x, W_h, b, c0=None, return_state=False):
     if c0 is not None and np.shape(c0) != (N, H):
         raise ValueError(f"lstm_forward: c0 must have shape {(N, H)}, got {np.shape(c0)}")
 
-    # Scaling the sigmoid columns by 0.5 (exact in binary) lets one tanh call
-    # activate all four gates: sigmoid(a) = 0.5 + 0.5 * tanh(a / 2).
-    pre, post_mul, post_add = gate_scale(H, 4, (2,), dtype)
+    # Scaling the sigmoid columns by -1 and the g columns by -2 (exact in binary)
+    # lets one exp call activate all four gates (see gate_scale).
+    pre, num = gate_scale(H, 4, (2,), dtype)
     Z, G, Cs, TC, a_h, ig = buffers(
         dtype,
         (T + 1, N, H + D + 1),  # Z[t] = [h_{t-1}, x_t, 1]; Z[T, :, :H] = h_T
@@ -77,23 +79,22 @@ def lstm_forward(x, h0, W_x, W_h, b, c0=None, return_state=False):
     np.matmul(X1, stack_bias(W_x, b, pre), out=G.reshape(T * N, 4 * H))
     W_hs = W_h * pre  # (H, 4H)
     Cs[0] = 0 if c0 is None else c0
-    # Tiled to (N*4H,) so the affine step runs as one contiguous 1-D loop
+    # Tiled to (N*4H,) so the divide runs as one contiguous 1-D loop
     # (broadcasting a (4H,) vector over N rows is several times slower).
-    post_mul, post_add = np.tile(post_mul, N), np.tile(post_add, N)
-    for t in range(T):
-        a = G[t]  # (N, 4H), becomes the activated gates in place
-        a_flat = a.reshape(-1)  # (N*4H,) view
-        np.matmul(Z[t, :, :H], W_hs, out=a_h)
-        np.add(a, a_h, out=a)
-        np.tanh(a, out=a)
-        np.multiply(a_flat, post_mul, out=a_flat)
-        np.add(a_flat, post_add, out=a_flat)
-        i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
-        np.multiply(f, Cs[t], out=Cs[t + 1])
-        np.multiply(i, g, out=ig)
-        np.add(Cs[t + 1], ig, out=Cs[t + 1])
-        np.tanh(Cs[t + 1], out=TC[t])
-        np.multiply(o, TC[t], out=Z[t + 1, :, :H])
+    num = np.tile(num, N)
+    with np.errstate(over="ignore"):  # exp(-a) = inf is exact here: see gate_scale
+        for t in range(T):
+            a = G[t]  # (N, 4H), becomes the activated gates in place
+            np.matmul(Z[t, :, :H], W_hs, out=a_h)
+            np.add(a, a_h, out=a)
+            exp_activate(a.reshape(-1), num)
+            i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+            np.subtract(g, 1, out=g)
+            np.multiply(f, Cs[t], out=Cs[t + 1])
+            np.multiply(i, g, out=ig)
+            np.add(Cs[t + 1], ig, out=Cs[t + 1])
+            tanh_into(Cs[t + 1], out=TC[t])
+            np.multiply(o, TC[t], out=Z[t + 1, :, :H])
 
     cache = {
         "Z": Z,  # (T+1, N, H+D+1) [h_{t-1}, x_t, 1] of every step

@@ -7,6 +7,7 @@ from ._common import (
     buffers,
     check_shapes,
     chunks_backward,
+    exp_activate,
     float_dtype,
     stack_bias,
     time_major_ones,
@@ -29,7 +30,7 @@ def rnn_forward(x, h0, W_xh, W_hh, b_h):
 
     All arrays are computed in the promoted floating dtype of x and the weights
     (float32 stays float32); h0 is cast to it. The input projection of all T steps is one GEMM;
-    the time loop does one GEMM and two in-place ufuncs per step.
+    the time loop does one GEMM and five in-place ufuncs per step.
     """
     x = np.asarray(x)
     dtype = float_dtype(x, W_xh, W_hh, b_h)  # h0 is cast to it
@@ -44,13 +45,18 @@ def rnn_forward(x, h0, W_xh, W_hh, b_h):
     X1, Hs = buffers(dtype, (T, N, D + 1), (T + 1, N, H))
     X1 = time_major_ones(x, dtype, out=X1)  # (T*N, D+1): time-major x and a ones column
     Hs[0] = h0  # Hs[0] = h0, Hs[t + 1] = h after step t
-    # x_t @ W_xh + b_h for all steps in one GEMM, written where h_t will be.
-    np.matmul(X1, stack_bias(W_xh, b_h, 1), out=Hs[1:].reshape(T * N, H))
+    # -2 (x_t @ W_xh + b_h) for all steps in one GEMM, written where h_t will be:
+    # the weights carry the -2 of tanh(a) = 2 / (1 + exp(-2a)) - 1 (see gate_scale).
+    np.matmul(X1, stack_bias(W_xh, b_h, -2), out=Hs[1:].reshape(T * N, H))
+    W_hh2 = W_hh * -2
     a_h = np.empty((N, H), dtype=dtype)
-    for t in range(T):
-        np.matmul(Hs[t], W_hh, out=a_h)
-        np.add(Hs[t + 1], a_h, out=Hs[t + 1])
-        np.tanh(Hs[t + 1], out=Hs[t + 1])
+    with np.errstate(over="ignore"):
+        for t in range(T):
+            h = Hs[t + 1]
+            np.matmul(Hs[t], W_hh2, out=a_h)
+            np.add(h, a_h, out=h)
+            exp_activate(h, 2)
+            np.subtract(h, 1, out=h)
 
     cache = {"X1": X1, "Hs": Hs, "W_xh": W_xh, "W_hh": W_hh, "shape": (N, T, D, H)}
     return batch_first(Hs[1:]), cache
