@@ -7,11 +7,13 @@ functions take (``W_xh_0, W_hh_0, b_h_0, ...`` become ``params``) and
 flattens what the backward passes return (``dh0s`` and ``dparams`` become
 ``dh0_0, dW_xh_0, ...``).
 
-In the stacked cases every layer but the last case's has as many units as
-there are input features (D = H), so that a layer fed the wrong input or
+In the stacked cases every layer but the last two cases' has as many units
+as there are input features (D = H), so that a layer fed the wrong input or
 started from the wrong state gives wrong values, not just a crash; the last
-case gives every layer its own width (D != H_0 != H_1 ...), so that code which
-confuses the sizes fails too (a crash there gets a hint that says so). Mistakes
+case but one gives every layer its own width (D != H_0 != H_1 ...), so that code
+which confuses the sizes fails too (a crash there gets a hint that says so); the
+last case, like the bidirectional layer's last, is one sequence (N = 1) with more
+inputs than units, so that code which squeezes the batch axis away fails. Mistakes
 that crash on it are named from the cases before. The stacks have 2, 3 or 4
 layers, so that code written for one number of layers fails; the flattened
 gradients are named for up to ``MAX_LAYERS`` layers, and a case with fewer has
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from autograder.suites.common import OTHER_SEQUENCE, OTHER_SEQUENCE_SIZES
 from autograder.suites.core import (
     CallProblem,
     Case,
@@ -102,6 +105,19 @@ def _widths_hint(D, widths, backward=False) -> str:
     )
 
 
+def _one_sequence_hint(sizes: str) -> str:
+    return (
+        f"this is the first case with one sequence ({sizes}): a crash or a wrong shape here usually "
+        "means np.squeeze, or a size taken from the wrong axis or the wrong array"
+    )
+
+
+# One sequence, more inputs than units: the stacks' last case (two layers) and the
+# bidirectional layer's, so that code which drops the batch axis or confuses D and H fails.
+_ONE_N, _ONE_T, _ONE_D, _ONE_H = OTHER_SEQUENCE
+_ONE_STACK = f"one sequence (N = 1, T = {_ONE_T}), 2 layers of widths {_ONE_H}, 2 on D = {_ONE_D} inputs"
+
+
 def _layers_hint(L: int) -> str:
     return (
         f"this stack has {L} layers, the cases before had 3: a crash here usually means a number of "
@@ -126,6 +142,11 @@ def _stacked_cases(rng: np.random.Generator) -> list[Case]:
             "3 layers of widths 5, 3, 4 on D = 2 inputs, everything random",
             _stack_inputs(rng, _normal(rng, N, T, 2), (5, 3, 4), 0.5),
             hint=_widths_hint(2, (5, 3, 4)),
+        ),
+        Case(
+            f"{_ONE_STACK}, everything random",
+            _stack_inputs(rng, _normal(rng, _ONE_N, _ONE_T, _ONE_D), (_ONE_H, 2), 0.5),
+            hint=_one_sequence_hint(f"N = 1, T = {_ONE_T}, D = {_ONE_D}, layer widths {_ONE_H}, 2"),
         ),
     ]
 
@@ -228,6 +249,11 @@ def _stacked_backward_cases(rng: np.random.Generator) -> list[Case]:
             "3 layers of widths 4, 2, 3 on D = 5 inputs, everything random",
             inputs(_normal(rng, N, T, 3), _normal(rng, N, T, 5), (4, 2, 3)),
             hint=_widths_hint(5, (4, 2, 3), backward=True),
+        ),
+        Case(
+            f"{_ONE_STACK}, everything random",
+            inputs(_normal(rng, _ONE_N, _ONE_T, 2), _normal(rng, _ONE_N, _ONE_T, _ONE_D), (_ONE_H, 2)),
+            hint=_one_sequence_hint(f"N = 1, T = {_ONE_T}, D = {_ONE_D}, layer widths {_ONE_H}, 2"),
         ),
     ]
 
@@ -386,7 +412,8 @@ STACKED_RNN_BACKWARD = Exercise(
 def _bi_cases(rng: np.random.Generator) -> list[Case]:
     N, T, D, H = 3, 5, 2, 4
 
-    def inputs(x, h0_scale):
+    def inputs(x, h0_scale, H=H):
+        N, _, D = x.shape
         return {
             "x": x,
             "h0_f": _normal(rng, N, H, scale=h0_scale),
@@ -399,6 +426,11 @@ def _bi_cases(rng: np.random.Generator) -> list[Case]:
         Case("initial states 0", inputs(_normal(rng, N, T, D), 0.0)),
         Case("x = 0 (only the initial states drive)", inputs(np.zeros((N, T, D)), 0.8)),
         Case("everything random", inputs(_normal(rng, N, T, D), 0.5)),
+        Case(
+            OTHER_SEQUENCE_SIZES,
+            inputs(_normal(rng, _ONE_N, _ONE_T, _ONE_D), 0.5, H=_ONE_H),
+            hint=_one_sequence_hint(f"N = 1, T = {_ONE_T}, D = {_ONE_D}, H = {_ONE_H}"),
+        ),
     ]
 
 
@@ -471,13 +503,17 @@ _BI_GRADS = ("dx", "dh0_f", "dh0_b") + tuple(f"d{name}_{d}" for d in "fb" for na
 
 def _bi_backward_cases(rng: np.random.Generator) -> list[Case]:
     N, T, D, H = 2, 6, 3, 4  # all different: a size read from the wrong axis shows
-    hint = (
-        f"here N = {N}, T = {T}, D = {D}, H = {H} and dh is (N, T, 2H) = ({N}, {T}, {2 * H}): a crash "
-        "usually means a size read from the wrong axis; H is dh.shape[2] // 2 (or h0.shape[1] of a "
-        "cached layer), T is dh.shape[1]"
-    )
 
-    def inputs(dh):
+    def hint(N, T, D, H):
+        return (
+            f"here N = {N}, T = {T}, D = {D}, H = {H} and dh is (N, T, 2H) = ({N}, {T}, {2 * H}): a crash "
+            "usually means a size read from the wrong axis (or np.squeeze); H is dh.shape[2] // 2 (or "
+            "h0.shape[1] of a cached layer), T is dh.shape[1]"
+        )
+
+    def inputs(dh, D=D):
+        N, T, H2 = dh.shape
+        H = H2 // 2
         return {
             "x": _normal(rng, N, T, D),
             "h0_f": _normal(rng, N, H, scale=0.5),
@@ -490,8 +526,13 @@ def _bi_backward_cases(rng: np.random.Generator) -> list[Case]:
     dh_first = np.zeros((N, T, 2 * H))
     dh_first[:, 0] = _normal(rng, N, 2 * H)
     return [
-        Case("upstream gradient at the first step only", inputs(dh_first), hint=hint),
-        Case("everything random", inputs(_normal(rng, N, T, 2 * H)), hint=hint),
+        Case("upstream gradient at the first step only", inputs(dh_first), hint=hint(N, T, D, H)),
+        Case("everything random", inputs(_normal(rng, N, T, 2 * H)), hint=hint(N, T, D, H)),
+        Case(
+            OTHER_SEQUENCE_SIZES,
+            inputs(_normal(rng, _ONE_N, _ONE_T, 2 * _ONE_H), D=_ONE_D),
+            hint=hint(*OTHER_SEQUENCE),
+        ),
     ]
 
 

@@ -62,6 +62,45 @@ def test_backward_check_reports_a_wrong_return_structure():
     assert "should return a tuple" in result["message"]
 
 
+def _squeezing_stack_forward(x, h0s, params):
+    """Squeezes each layer's states "to drop size-1 axes": harmless until N = 1."""
+    caches = []
+    for h0, layer in zip(h0s, params):
+        x, cache = ref.rnn_forward(x, h0, *layer)
+        x = np.squeeze(x)
+        caches.append(cache)
+    return x, caches
+
+
+def _squeezing_bi_forward(x, h0_f, h0_b, params_f, params_b):
+    """Runs each direction, squeezes the states, concatenates on the last axis."""
+    h_f = ref.rnn_forward(x, h0_f, *params_f)[0].squeeze()
+    h_b = ref.rnn_forward(x[:, ::-1], h0_b, *params_b)[0][:, ::-1].squeeze()
+    return np.concatenate([h_f, h_b], axis=-1), None
+
+
+def _squeezing_bi_backward(dh, cache):
+    dx, dh0_f, dh0_b, grads_f, grads_b = ref.bidirectional_rnn_backward(dh, cache)
+    return dx.squeeze(), dh0_f, dh0_b, grads_f, grads_b
+
+
+def test_code_that_squeezes_the_batch_axis_fails_the_one_sequence_cases():
+    """The last case of the stacks and of the bidirectional layer is one sequence (N = 1, D = 7 > H = 3):
+    code that squeezes the batch axis away passes every case before it and fails there, with a hint."""
+    for name, fn in [
+        ("stacked_rnn_forward", _squeezing_stack_forward),
+        ("bidirectional_rnn_forward", _squeezing_bi_forward),
+        ("bidirectional_rnn_backward", _squeezing_bi_backward),
+    ]:
+        exercise = next(e for e in EXERCISES if e.name == name)
+        cases, expected, mistakes = load_fixture(exercise)
+        assert cases[-1].inputs["x"].shape[0] == 1 and all(c.inputs["x"].shape[0] > 1 for c in cases[:-1])
+        result = evaluate(exercise, fn, cases, expected, mistakes, _helpers(exercise))
+        assert result["status"] in ("fail", "error"), (name, result["status"])
+        assert result["case"] == cases[-1].name, (name, result["case"])
+        assert "one sequence" in result["message"], (name, result["message"])
+
+
 # --------------------------------------------------------------------------
 # Numerical gradients
 # --------------------------------------------------------------------------
