@@ -162,10 +162,14 @@ def _stacked_backward_mistake(kind):
             if kind != "dx_not_passed_on" or i == 0:
                 upstream = dx
             dh0s[layer], dparams[layer] = dh0, (dW_xh, dW_hh, db_h)
+            if kind == "top_dx_returned" and i == 0:
+                dx_top = dx
         if kind in ("dh0s_reversed", "lists_reversed"):
             dh0s = dh0s[::-1]
-        if kind == "lists_reversed":
+        if kind in ("lists_reversed", "dparams_reversed"):
             dparams = dparams[::-1]
+        if kind == "top_dx_returned":
+            dx = dx_top
         if kind == "dparams_by_parameter":
             dparams = [tuple(layer[k] for layer in dparams) for k in range(3)]
         return dx, dh0s, dparams
@@ -175,14 +179,18 @@ def _stacked_backward_mistake(kind):
 def _bidirectional_forward_mistake(kind):
     def forward(x, h0_f, h0_b, params_f, params_b):
         h_f, _ = rnn_forward(x, h0_f, *params_f)
-        reversed_x = x[::-1] if kind == "batch_axis_reversed" else x[:, ::-1]
+        flips = {
+            "batch_axis_reversed": lambda a: a[::-1],
+            "all_axes_flipped": np.flip,  # np.flip(a) with no axis reverses every axis
+            "feature_axis_reversed": lambda a: a[:, :, ::-1],
+        }
+        flip = flips.get(kind, lambda a: a[:, ::-1])
+        reversed_x = x if kind == "input_not_reversed" else flip(x)
         start = {"reverse_starts_from_forward_state": h_f[:, -1], "reverse_starts_from_h0_f": h0_f}.get(kind, h0_b)
         use = params_f if kind == "same_params" else params_b
         h_b, _ = rnn_forward(reversed_x, start, *use)
-        if kind == "batch_axis_reversed":
-            h_b = h_b[::-1]
-        elif kind != "not_re_reversed":
-            h_b = h_b[:, ::-1]
+        if kind != "not_re_reversed":
+            h_b = flip(h_b)
         if kind == "summed":
             return h_f + h_b, None
         pair = [h_b, h_f] if kind == "concat_order" else [h_f, h_b]
@@ -205,6 +213,8 @@ def _bidirectional_backward_mistake(kind):
             dx = dx_f
         elif kind in ("dx_b_not_reversed", "no_time_flips"):
             dx = dx_f + dx_b
+        elif kind == "dx_averaged":
+            dx = (dx_f + dx_b[:, ::-1]) / 2
         else:
             dx = dx_f + dx_b[:, ::-1]
         return dx, dh0_f, dh0_b, tuple(dparams_f), tuple(dparams_b)
@@ -235,6 +245,8 @@ MISTAKES = {
             "dx_not_passed_on",
             "dh0s_reversed",
             "lists_reversed",
+            "dparams_reversed",
+            "top_dx_returned",
             "three_layers_hard_coded",
             "dparams_by_parameter",
             "cache_reversed_in_place",
@@ -249,6 +261,9 @@ MISTAKES = {
             "reverse_starts_from_h0_f",
             "same_params",
             "batch_axis_reversed",
+            "all_axes_flipped",
+            "feature_axis_reversed",
+            "input_not_reversed",
             "summed",
         )
     },
@@ -260,6 +275,7 @@ MISTAKES = {
             "no_time_flips",
             "halves_swapped",
             "dx_forward_only",
+            "dx_averaged",
             "H_from_time_axis",
         )
     },

@@ -384,6 +384,19 @@ STACKED_RNN_BACKWARD = Exercise(
             "so that dh0s[l] and dparams[l] belong to layer l, like h0s and params",
         ),
         Mistake(
+            "dparams_reversed",
+            "dparams is returned top layer first (dh0s is in order)",
+            "you fill dparams walking down from the top; reverse it (or insert at the front) so that "
+            "dparams[l] holds the gradients of params[l], as dh0s[l] does",
+        ),
+        Mistake(
+            "top_dx_returned",
+            "the returned dx is the top layer's dx (the gradient w.r.t. the states of the layer below), "
+            "not the bottom layer's",
+            "dx is the gradient w.r.t. the stack's input x: return the dx of the last rnn_backward "
+            "call, the one for layer 0",
+        ),
+        Mistake(
             "three_layers_hard_coded",
             "the number of layers is fixed at 3 (layers 2, 1, 0 by index) instead of taken from the cache",
             "a stack may have any number of layers: loop over reversed(cache) (or "
@@ -450,8 +463,8 @@ BIDIRECTIONAL_RNN_FORWARD = Exercise(
     graded=("h",),
     make_cases=_bi_cases,
     call=_call_bi_forward,
-    description="a bidirectional RNN layer: h[:, t] = [forward state after x[:, :t+1], "
-    "backward state after x[:, t:]], shape (N, T, 2H)",
+    description="a bidirectional RNN layer: h[:, t] = [forward-direction state after x[:, :t+1], "
+    "reverse-direction state after x[:, t:]], shape (N, T, 2H)",
     mistakes=(
         Mistake(
             "not_re_reversed",
@@ -486,6 +499,23 @@ BIDIRECTIONAL_RNN_FORWARD = Exercise(
             "time is axis 1 in batch-first arrays: reverse with x[:, ::-1]",
         ),
         Mistake(
+            "all_axes_flipped",
+            "every axis is reversed (np.flip without an axis), not only time",
+            "np.flip(a) reverses batch, time and features alike; reverse time only: x[:, ::-1] "
+            "(or np.flip(x, axis=1)), and the same for the reverse direction's states",
+        ),
+        Mistake(
+            "feature_axis_reversed",
+            "the feature axis is reversed instead of the time axis (x[:, :, ::-1] instead of x[:, ::-1])",
+            "time is axis 1 in batch-first arrays: reverse with x[:, ::-1]",
+        ),
+        Mistake(
+            "input_not_reversed",
+            "the reverse direction reads x in forward order; only its states are flipped",
+            "the reverse direction must read the reversed sequence: run it on x[:, ::-1], then flip "
+            "its states back",
+        ),
+        Mistake(
             "summed",
             "the two directions are summed instead of concatenated, shape (N, T, H)",
             "concatenate along the last axis: np.concatenate([h_f, h_b], axis=2) has shape (N, T, 2H)",
@@ -507,8 +537,9 @@ def _bi_backward_cases(rng: np.random.Generator) -> list[Case]:
     def hint(N, T, D, H):
         return (
             f"here N = {N}, T = {T}, D = {D}, H = {H} and dh is (N, T, 2H) = ({N}, {T}, {2 * H}): a crash "
-            "usually means a size read from the wrong axis (or np.squeeze); H is dh.shape[2] // 2 (or "
-            "h0.shape[1] of a cached layer), T is dh.shape[1]"
+            "usually means a size read from the wrong axis or the wrong axis sliced (or np.squeeze); H is "
+            "dh.shape[2] // 2 (or h0.shape[1] of a cached layer), T is dh.shape[1], and the halves are "
+            "split on the last axis: dh[..., :H], dh[..., H:]"
         )
 
     def inputs(dh, D=D):
@@ -592,6 +623,12 @@ BIDIRECTIONAL_RNN_BACKWARD = Exercise(
             "dx_forward_only",
             "dx holds only the forward direction's gradient: the reverse direction's is dropped",
             "x feeds both directions, so dx is the sum of both directions' dx",
+        ),
+        Mistake(
+            "dx_averaged",
+            "dx is the average of the two directions' dx, half the right value",
+            "x feeds both directions, and gradients of a shared input add up: sum the two dx, do not "
+            "average them",
         ),
         Mistake(
             "H_from_time_axis",
