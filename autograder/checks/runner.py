@@ -126,6 +126,22 @@ def crash_note(found: list, case: Case) -> str:
     return f"\nHint: {case.hint}" if case.hint else ""
 
 
+def later_crash(error: str, text: str, case: Case) -> dict[str, str]:
+    """A crash on a case after an earlier case failed: what it raised and that case's hint, said
+    the same way in both tiers (the failing case is the verdict; this says what to expect next)."""
+    detail = " ".join(str(text).split())[:200]
+    what = f"raised {error} on case '{case.name}'" + (f": {detail}" if detail else "")
+    return {"crashed_later": what, "crashed_later_hint": case.hint}
+
+
+def later_crash_note(outcome: dict[str, Any]) -> str:
+    """The lines a later crash adds to a failing verdict's message."""
+    note = f"\nAfter that case it also {outcome['crashed_later']}"
+    if outcome.get("crashed_later_hint"):
+        note += f"\nHint for that case: {outcome['crashed_later_hint']}"
+    return note
+
+
 def helper_failed(exercise: Exercise, helper: str, case: str, trace: str) -> dict[str, Any]:
     """The verdict when a function the check runs first (a forward pass) crashed."""
     return {
@@ -156,7 +172,7 @@ def evaluate(
     actual_by_case: list[dict | Problem | None] = []
     verdict: dict[str, Any] | None = None
     last_findings: list[Finding] = []
-    crashed_later = ""
+    crashed_later: dict[str, str] = {}
     for case, exp in zip(cases, expected):
         originals = case.inputs
         given = copy_inputs(originals)
@@ -187,7 +203,11 @@ def evaluate(
         except (Exception, SystemExit, GeneratorExit) as exc:  # the learner's code crashed (even exit())
             crash = f"raised {type(exc).__name__} on case '{case.name}'"
             if verdict is not None:  # an earlier case already failed: that is the thing to fix first
-                crashed_later = crash
+                try:
+                    text = str(exc)
+                except BaseException:  # noqa: BLE001 — a learner's exception class may fail even at this
+                    text = ""
+                crashed_later = later_crash(type(exc).__name__, text, case)
                 break
             message = f"{exercise.name} {crash}:\n" + _short_traceback(exc)
             # The cases before passed; a mistake invisible on them that raises this very error here is named.
@@ -239,7 +259,7 @@ def evaluate(
         ]
     message = f"{headline(exercise, failed.message)} (case '{verdict['case']}')."
     if crashed_later:
-        message += f"\n(After that case it also {crashed_later}.)"
+        message += later_crash_note(crashed_later)
     if found:
         message += _known_mistake(found[0])
     elif maybe:
@@ -254,7 +274,7 @@ def evaluate(
         "message": message,
         "mistakes": found,
         "maybe": maybe,
-        "crashed_later": crashed_later,
+        **crashed_later,
     }
 
 
@@ -287,6 +307,8 @@ def report_lines(exercise: Exercise, result: dict[str, Any], n_cases: int) -> li
     else:
         if result.get("crashed_later"):
             lines.append(f"  {FAIL} after that case it also {result['crashed_later']}")
+            if result.get("crashed_later_hint"):
+                lines.append(f"    Hint for that case: {result['crashed_later_hint']}")
         for m in result["mistakes"]:
             lines.append(f"  → This looks like a known mistake: {m.what}.")
             lines.append(f"    How to find it: {m.hint}.")

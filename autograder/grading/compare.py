@@ -28,6 +28,8 @@ from autograder.checks.runner import (
     dependency_note,
     evaluate,
     helper_failed,
+    later_crash,
+    later_crash_note,
     report_lines,
 )
 from autograder.reference import MISTAKES, REFERENCE
@@ -189,8 +191,8 @@ def judge(hidden: Hidden, reply: dict, memory_mb: int) -> ExerciseResult:
             )
             outcome = _evaluate(before, _replay(ex, earlier))
             if outcome["status"] == "fail":
-                outcome["crashed_later"] = f"raised {error} on case '{case_name}'"
-                outcome["message"] += f"\n(After that case it also {outcome['crashed_later']}.)"
+                outcome.update(later_crash(error, short(reply.get("message") or "", MAX_ERROR_NAME), hidden.cases[index]))
+                outcome["message"] += later_crash_note(outcome)
                 lines = [redact(line) for line in report_lines(ex, outcome, len(hidden.cases))]
                 mistake = outcome["mistakes"][0].key if outcome["mistakes"] else None
                 return _result(hidden, "fail", redact(outcome["message"]), lines, mistake)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from autograder.checks import check
-from autograder.checks.runner import evaluate, load_fixture, run_check
+from autograder.checks.runner import evaluate, load_fixture, report_lines, run_check
 from autograder.reference import MISTAKES, REFERENCE
 from autograder.suites import EXERCISES, LESSON_SUITES
 from autograder.suites.core import Problem, outputs_match
@@ -431,6 +431,11 @@ def test_crash_after_a_failing_case_reports_the_failure_and_its_mistake():
     result = _evaluate("stacked_rnn_forward", MISTAKES["stacked_rnn_forward"]["layer_reads_x"])
     assert result["status"] == "fail" and [m.key for m in result["mistakes"]] == ["layer_reads_x"]
     assert "After that case it also raised ValueError on case '3 layers of widths" in result["message"]
+    # what it raised, and the hint that case gives a crash, so the next fix is not a surprise
+    assert "everything random': matmul: " in result["message"]
+    assert "Hint for that case: this is the first case whose layers have their own widths" in result["message"]
+    lines = report_lines(EXERCISES["stacked_rnn_forward"], result, 5)
+    assert any(line.strip().startswith("Hint for that case: this is the first case") for line in lines)
 
 
 def _gru_forward_calling(step):

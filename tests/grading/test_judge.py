@@ -33,6 +33,10 @@ def test_crash_after_a_failing_case_is_judged_on_the_cases_before():
     assert result.status == "fail" and result.points == 0
     assert result.mistake == "layer_reads_x"
     assert "After that case it also raised ValueError" in result.message
+    # as in the notebook: what it raised and the hint of the case it crashed on
+    assert "everything random': matmul: " in result.message
+    assert "Hint for that case: this is the first case whose layers have their own widths" in result.message
+    assert any("Hint for that case:" in line for line in result.lines)
 
 
 def test_crash_on_the_first_case_is_an_error():
