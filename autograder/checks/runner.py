@@ -142,6 +142,11 @@ def later_crash_note(outcome: dict[str, Any]) -> str:
     return note
 
 
+def fix_first(helper: str) -> str:
+    """The sentence a crashed helper's verdict ends with; a dependency note is not added after it."""
+    return f"Fix {helper} first (its own check is check.{helper})."
+
+
 def helper_failed(exercise: Exercise, helper: str, case: str, trace: str) -> dict[str, Any]:
     """The verdict when a function the check runs first (a forward pass) crashed."""
     return {
@@ -149,8 +154,7 @@ def helper_failed(exercise: Exercise, helper: str, case: str, trace: str) -> dic
         "findings": [],
         "case": case,
         "message": f"{exercise.name} could not be checked: your {helper}, which the check runs "
-        f"first to build the cache, raised an error on case '{case}':\n{trace}\n"
-        f"Fix {helper} first (its own check is check.{helper}).",
+        f"first to build the cache, raised an error on case '{case}':\n{trace}\n" + fix_first(helper),
         "mistakes": [],
         "maybe": [],
     }
@@ -375,6 +379,8 @@ def failing_dependencies(exercise: Exercise, fn: Callable, helpers: dict, result
         dependency = EXERCISES.get(dep)
         dep_fn = helpers.get(dep) or scope.get(dep)
         if dependency is None or not callable(dep_fn):
+            continue
+        if result is not None and fix_first(dep) in result["message"]:  # its crash already says so
             continue
         dep_helpers = {k: scope.get(k) for k in dependency.needs}
         if not all(map(callable, dep_helpers.values())):

@@ -27,6 +27,7 @@ from autograder.checks.runner import (
     crash_note,
     dependency_note,
     evaluate,
+    fix_first,
     helper_failed,
     later_crash,
     later_crash_note,
@@ -248,6 +249,8 @@ def note_failing_dependencies(results: list[ExerciseResult]) -> None:
         exercise = EXERCISES[result.name]
         notes = []
         for dep in exercise.needs + exercise.uses:
+            if fix_first(dep) in result.message:  # the crash of that very function already says so
+                continue
             if dep in by_name and by_name[dep].status != "pass" and by_name[dep].graded:
                 notes.append(dependency_note(exercise, EXERCISES[dep]).replace("its own check", "its own hidden cases"))
         steps = [d for d in exercise.uses if d in by_name and by_name[d].status == "pass"]

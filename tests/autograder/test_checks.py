@@ -465,6 +465,19 @@ def test_failing_forward_it_runs_first_is_named(capsys):
     assert "→ Your gru_forward (4.3)" in capsys.readouterr().out
 
 
+def test_a_crashing_forward_it_runs_first_is_named_once(capsys):
+    """The crash verdict already says 'Fix stacked_rnn_forward first': no second note says it again."""
+    def forward(x, h0s, params):  # fails its own check too, by crashing
+        raise ValueError("boom")
+
+    with pytest.raises(AssertionError) as info:
+        run_check("stacked_rnn_backward", REFERENCE["stacked_rnn_backward"], forward)
+    message = str(info.value)
+    assert "could not be checked: your stacked_rnn_forward" in message
+    assert message.count("stacked_rnn_forward first") == 1
+    assert "does not pass its own check" not in message + capsys.readouterr().out
+
+
 def test_no_dependency_note_when_the_dependencies_pass():
     with pytest.raises(AssertionError) as info:
         run_check("gru_forward", MISTAKES["gru_forward"]["h0_ignored"], quiet=True)

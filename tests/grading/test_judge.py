@@ -124,6 +124,22 @@ def test_dependencies_that_were_never_graded_are_not_blamed():
     assert "does not pass its own hidden cases" in forward.message  # the same status, graded: named
 
 
+def test_a_crashed_forward_is_not_named_twice():
+    """A backward whose forward crashed says 'Fix ... first' once: no dependency note repeats it."""
+    from autograder.grading.compare import note_failing_dependencies
+
+    def forward(x, h0s, params):
+        raise ValueError("boom")
+
+    ns = {"stacked_rnn_forward": forward, "stacked_rnn_backward": REFERENCE["stacked_rnn_backward"]}
+    results = [_grade("stacked_rnn_forward", ns), _grade("stacked_rnn_backward", ns)]
+    note_failing_dependencies(results)
+    backward = results[1]
+    assert backward.status == "error" and "could not be checked: your stacked_rnn_forward" in backward.message
+    assert backward.message.count("stacked_rnn_forward first") == 1
+    assert "does not pass" not in backward.message
+
+
 def test_huge_error_names_and_tracebacks_are_cut():
     """The child may send anything: the verdict keeps a few thousand characters, the traceback's end."""
     hidden = hidden_cases(EXERCISES["rnn_step_forward"], 7)
