@@ -116,6 +116,7 @@ def _one_sequence_hint(sizes: str) -> str:
 # bidirectional layer's, so that code which drops the batch axis or confuses D and H fails.
 _ONE_N, _ONE_T, _ONE_D, _ONE_H = OTHER_SEQUENCE
 _ONE_STACK = f"one sequence (N = 1, T = {_ONE_T}), 2 layers of widths {_ONE_H}, 2 on D = {_ONE_D} inputs"
+_ONE_STACK_HINT = _one_sequence_hint(f"N = 1, T = {_ONE_T}, D = {_ONE_D}, layer widths {_ONE_H}, 2")
 
 
 def _layers_hint(L: int) -> str:
@@ -146,7 +147,7 @@ def _stacked_cases(rng: np.random.Generator) -> list[Case]:
         Case(
             f"{_ONE_STACK}, everything random",
             _stack_inputs(rng, _normal(rng, _ONE_N, _ONE_T, _ONE_D), (_ONE_H, 2), 0.5),
-            hint=_one_sequence_hint(f"N = 1, T = {_ONE_T}, D = {_ONE_D}, layer widths {_ONE_H}, 2"),
+            hint=_ONE_STACK_HINT,
         ),
     ]
 
@@ -253,7 +254,7 @@ def _stacked_backward_cases(rng: np.random.Generator) -> list[Case]:
         Case(
             f"{_ONE_STACK}, everything random",
             inputs(_normal(rng, _ONE_N, _ONE_T, 2), _normal(rng, _ONE_N, _ONE_T, _ONE_D), (_ONE_H, 2)),
-            hint=_one_sequence_hint(f"N = 1, T = {_ONE_T}, D = {_ONE_D}, layer widths {_ONE_H}, 2"),
+            hint=_ONE_STACK_HINT,
         ),
     ]
 

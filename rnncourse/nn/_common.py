@@ -60,16 +60,22 @@ def exp_activate(a, num):
     return a
 
 
-def tanh_into(a, out):
-    """out = tanh(a), computed as 2 / (1 + exp(-2a)) - 1 (see ``gate_scale`` for why).
+def tanh_prescaled(a):
+    """In place: a holds -2 * (pre-activation); afterwards it holds tanh(pre-activation),
+    as 2 / (1 + exp(-2a)) - 1 (see ``gate_scale`` for why).
 
     Absolute error about one unit in the last place of 1; callers run under
     ``np.errstate(over="ignore")``.
     """
+    exp_activate(a, 2)
+    np.subtract(a, 1, out=a)
+    return a
+
+
+def tanh_into(a, out):
+    """out = tanh(a) for an a not yet scaled by -2 (see ``tanh_prescaled``)."""
     np.multiply(a, -2, out=out)
-    exp_activate(out, 2)
-    np.subtract(out, 1, out=out)
-    return out
+    return tanh_prescaled(out)
 
 
 def sigmoid(a, out=None):

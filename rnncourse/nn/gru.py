@@ -25,6 +25,7 @@ from ._common import (
     gate_scale,
     stack_bias,
     tanh_into,
+    tanh_prescaled,
     time_major_ones,
 )
 
@@ -87,8 +88,7 @@ def gru_forward(x, h0, W_x, W_h, b):
             np.multiply(r, h_prev, out=RH[t])
             np.matmul(RH[t], W_hn, out=n)
             np.add(n, Xp[t, :, 2 * H :], out=n)
-            exp_activate(n, 2)
-            np.subtract(n, 1, out=n)
+            tanh_prescaled(n)
             np.subtract(n, h_prev, out=tmp)  # h_t = h_prev + z * (n - h_prev)
             np.multiply(tmp, z, out=tmp)
             np.add(h_prev, tmp, out=Hs[t + 1])
