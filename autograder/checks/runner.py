@@ -27,6 +27,7 @@ from autograder.suites.core import (
     copy_inputs,
     decode,
     diagnose,
+    exception_text,
     inputs_unchanged,
     outputs_match,
     raised,
@@ -207,11 +208,7 @@ def evaluate(
         except (Exception, SystemExit, GeneratorExit) as exc:  # the learner's code crashed (even exit())
             crash = f"raised {type(exc).__name__} on case '{case.name}'"
             if verdict is not None:  # an earlier case already failed: that is the thing to fix first
-                try:
-                    text = str(exc)
-                except BaseException:  # noqa: BLE001 — a learner's exception class may fail even at this
-                    text = ""
-                crashed_later = later_crash(type(exc).__name__, text, case)
+                crashed_later = later_crash(type(exc).__name__, exception_text(exc), case)
                 break
             message = f"{exercise.name} {crash}:\n" + _short_traceback(exc)
             # The cases before passed; a mistake invisible on them that raises this very error here is named.

@@ -459,8 +459,16 @@ class Problem:
     message: str
 
 
+def exception_text(exc: BaseException) -> str:
+    """``str(exc)``, or "" when even that raises (a learner's exception class may)."""
+    try:
+        return str(exc)
+    except BaseException:  # noqa: BLE001 — whatever its __str__ raises, the check goes on
+        return ""
+
+
 def raised(exc: BaseException) -> Problem:
-    return Problem("raised", f"{type(exc).__name__}: {exc}")
+    return Problem("raised", f"{type(exc).__name__}: {exception_text(exc)}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -904,3 +904,31 @@ def test_a_record_cache_is_looked_inside(kind):
     reusing_forward.__name__ = "gru_step_forward"
     result = _evaluate("gru_step_forward", reusing_forward)
     assert "gru_step_forward's result changed when gru_step_forward was called again" in result["message"]
+
+
+class _UnprintableError(Exception):
+    """A learner's exception class whose message cannot even be made: str() raises."""
+
+    def __str__(self):
+        raise RuntimeError("no message")
+
+
+def test_exception_whose_str_fails_is_reported_not_raised():
+    """The check reports such a crash like any other, on the first case or after a failing one."""
+
+    def crashes(scores):
+        raise _UnprintableError()
+
+    result = _evaluate("softmax", crashes)
+    assert result["status"] == "error" and "softmax raised _UnprintableError on case" in result["message"]
+
+    calls = []
+
+    def fails_then_crashes(scores):
+        calls.append(1)
+        if len(calls) > 1:
+            raise _UnprintableError()
+        return np.zeros_like(scores)
+
+    result = _evaluate("softmax", fails_then_crashes)
+    assert result["status"] == "fail" and "After that case it also raised _UnprintableError" in result["message"]

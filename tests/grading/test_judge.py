@@ -252,3 +252,16 @@ def test_a_tuple_where_one_value_is_asked_for_is_named_as_in_the_notebook():
     result = _grade("gru_torch_step_forward", {"gru_torch_step_forward": lambda *args: (ref(*args), None)})
     assert result.status == "fail"
     assert "gru_torch_step_forward should return h_next alone, got a tuple of 2" in result.message
+
+
+class _UnprintableError(Exception):
+    def __str__(self):
+        raise RuntimeError("no message")
+
+
+def test_exception_whose_str_fails_is_judged_not_raised():
+    def crashes(scores):
+        raise _UnprintableError()
+
+    result = _grade("softmax", {"softmax": crashes})
+    assert result.status == "error" and result.points == 0 and "raised _UnprintableError" in result.message
