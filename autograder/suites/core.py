@@ -499,6 +499,17 @@ class Exercise:
     # How the notebook writes the return value, when ``call`` flattens a nested one
     # ("(dx, dh0s, dparams)"); ``returns`` then names the flattened parts.
     returns_as: str = ""
+    # How the notebook spells a flattened part, where that differs from its name in
+    # ``returns`` (("dW_xh_2", "dparams[2][0] (dW_xh of layer 2)"), ...): messages use it.
+    shown: tuple[tuple[str, str], ...] = ()
+    # What more to say when an output's values differ: ``explain(name, expected, actual,
+    # close)`` returns a clause naming the part that is wrong (which half of a
+    # bidirectional h), or "". ``close(a, b)`` compares with this exercise's tolerances.
+    explain: Callable[..., str] | None = None
+
+    def label(self, name: str) -> str:
+        """``name`` as the learner's notebook spells it."""
+        return dict(self.shown).get(name, name)
 
     def run(self, fn: Callable, inputs: Mapping[str, Any], helpers: Mapping[str, Callable] = {}) -> Any:
         """Call the function under test on one case and return what it returned."""
@@ -667,8 +678,22 @@ def compare_outputs(
     """Compare every graded output; one list of findings for all of them."""
     findings: list[Finding] = []
     for name in exercise.graded:
-        findings += compare_value(name, expected[name], actual.get(name), exercise.rtol, exercise.atol)
+        found = compare_value(exercise.label(name), expected[name], actual.get(name), exercise.rtol, exercise.atol)
+        last = found[-1] if found else None
+        if exercise.explain is not None and last is not None and last.prop == "values" and not last.ok:
+            more = exercise.explain(name, np.asarray(expected[name]), actual[name], _closeness(exercise))
+            if more:
+                found[-1] = dataclasses.replace(last, message=f"{last.message}; {more}")
+        findings += found
     return findings
+
+
+def _closeness(exercise: Exercise) -> Callable[[Any, Any], bool]:
+    def close(a: Any, b: Any) -> bool:
+        with np.errstate(invalid="ignore", over="ignore"):
+            return bool(np.allclose(a, b, rtol=exercise.rtol, atol=exercise.atol))
+
+    return close
 
 
 _ABSENT = object()

@@ -224,6 +224,12 @@ MAX_LAYERS = 4
 _STACKED_GRADS = ("dx",) + tuple(f"dh0_{i}" for i in range(MAX_LAYERS)) + tuple(
     f"d{name}_{i}" for i in range(MAX_LAYERS) for name in LAYER
 )
+# Messages name each part as the learner wrote it: dparams[2][0], not dW_xh_2.
+_STACKED_SHOWN = tuple((f"dh0_{i}", f"dh0s[{i}]") for i in range(MAX_LAYERS)) + tuple(
+    (f"d{name}_{i}", f"dparams[{i}][{k}] (d{name} of layer {i})")
+    for i in range(MAX_LAYERS)
+    for k, name in enumerate(LAYER)
+)
 
 
 def _stacked_backward_cases(rng: np.random.Generator) -> list[Case]:
@@ -341,11 +347,12 @@ STACKED_RNN_BACKWARD = Exercise(
     needs=("stacked_rnn_forward",),
     call=_call_stacked_backward,
     returns_as="(dx, dh0s, dparams)",
+    shown=_STACKED_SHOWN,
     rtol=1e-6,
     atol=1e-9,
     description="backward through a stack: (dx, dh0s, dparams) from the cache of your stacked_rnn_forward, "
-    "for stacks of 2 to 4 layers (graded flattened: dx, then dh0_l and dW_xh_l, dW_hh_l, db_h_l for each "
-    "layer l of the case)",
+    "for stacks of 2 to 4 layers (graded part by part: dx, then dh0s[l] and dparams[l] = (dW_xh, dW_hh, "
+    "db_h) for each layer l of the case)",
     mistakes=(
         Mistake(
             "no_dx_to_lower",
@@ -455,6 +462,20 @@ def _call_bi_forward(fn, inputs, helpers):
     )
 
 
+def _which_half(name, expected, actual, close) -> str:
+    """Which direction's half of h is wrong, when only one is."""
+    H = expected.shape[-1] // 2
+    halves = (
+        ("the forward direction's half", f"h[..., :{H}]", close(actual[..., :H], expected[..., :H])),
+        ("the reverse direction's half", f"h[..., {H}:]", close(actual[..., H:], expected[..., H:])),
+    )
+    right = [f"{what} {where}" for what, where, ok in halves if ok]
+    wrong = [f"{what} {where}" for what, where, ok in halves if not ok]
+    if right:
+        return f"{right[0]} matches, {wrong[0]} does not"
+    return f"both halves differ, the forward direction's {halves[0][1]} and the reverse direction's {halves[1][1]}"
+
+
 BIDIRECTIONAL_RNN_FORWARD = Exercise(
     name="bidirectional_rnn_forward",
     lesson=LESSON,
@@ -464,6 +485,7 @@ BIDIRECTIONAL_RNN_FORWARD = Exercise(
     graded=("h",),
     make_cases=_bi_cases,
     call=_call_bi_forward,
+    explain=_which_half,
     description="a bidirectional RNN layer: h[:, t] = [forward-direction state after x[:, :t+1], "
     "reverse-direction state after x[:, t:]], shape (N, T, 2H)",
     mistakes=(
@@ -530,6 +552,11 @@ BIDIRECTIONAL_RNN_FORWARD = Exercise(
 # --------------------------------------------------------------------------
 
 _BI_GRADS = ("dx", "dh0_f", "dh0_b") + tuple(f"d{name}_{d}" for d in "fb" for name in LAYER)
+_BI_SHOWN = tuple(
+    (f"d{name}_{d}", f"dparams_{d}[{k}] (d{name} of the {way} direction)")
+    for d, way in (("f", "forward"), ("b", "reverse"))
+    for k, name in enumerate(LAYER)
+)
 
 
 def _bi_backward_cases(rng: np.random.Generator) -> list[Case]:
@@ -594,6 +621,7 @@ BIDIRECTIONAL_RNN_BACKWARD = Exercise(
     needs=("bidirectional_rnn_forward",),
     call=_call_bi_backward,
     returns_as="(dx, dh0_f, dh0_b, dparams_f, dparams_b)",
+    shown=_BI_SHOWN,
     rtol=1e-6,
     atol=1e-9,
     description="backward through a bidirectional layer: (dx, dh0_f, dh0_b, dparams_f, dparams_b) from "

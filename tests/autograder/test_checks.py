@@ -356,7 +356,8 @@ def test_stacked_backward_cases_have_different_numbers_of_layers():
         assert all((e[f"dh0_{i}"] is None) == (i >= L) for i in range(4))
     result = _evaluate("stacked_rnn_backward", REFERENCE["stacked_rnn_backward"])
     assert result["status"] == "pass"
-    assert not any("dh0_3" in f.message for f in result["findings"])  # the last case has 3 layers
+    assert any("dh0s[1]" in f.message for f in result["findings"])  # named as the notebook writes it
+    assert not any("dh0s[2]" in f.message or "dh0_2" in f.message for f in result["findings"])  # 2 layers here
 
 
 def test_function_that_changes_its_dict_input_fails():
@@ -904,6 +905,52 @@ def test_a_record_cache_is_looked_inside(kind):
     reusing_forward.__name__ = "gru_step_forward"
     result = _evaluate("gru_step_forward", reusing_forward)
     assert "gru_step_forward's result changed when gru_step_forward was called again" in result["message"]
+
+
+def test_gradients_are_named_as_the_notebook_writes_them():
+    """A wrong gradient is named dparams[1][0], as the learner wrote it, not by a flattened name."""
+    stacked, bi = REFERENCE["stacked_rnn_backward"], REFERENCE["bidirectional_rnn_backward"]
+
+    def layer_1_dW_xh_doubled(dh, cache):
+        dx, dh0s, dparams = stacked(dh, cache)
+        dparams = [tuple(p) for p in dparams]
+        dparams[1] = (2 * dparams[1][0], *dparams[1][1:])
+        return dx, dh0s, dparams
+
+    def reverse_dW_hh_doubled(dh, cache):
+        dx, dh0_f, dh0_b, gf, gb = bi(dh, cache)
+        return dx, dh0_f, dh0_b, gf, (gb[0], 2 * gb[1], gb[2])
+
+    message = _evaluate("stacked_rnn_backward", layer_1_dW_xh_doubled)["message"]
+    assert message.startswith("stacked_rnn_backward: dparams[1][0] (dW_xh of layer 1): values differ"), message
+    message = _evaluate("bidirectional_rnn_backward", reverse_dW_hh_doubled)["message"]
+    assert message.startswith(
+        "bidirectional_rnn_backward: dparams_b[1] (dW_hh of the reverse direction): values differ"
+    ), message
+
+
+@pytest.mark.parametrize("half", ["forward", "reverse", "both"])
+def test_bidirectional_forward_says_which_half_is_wrong(half):
+    """h is the two directions side by side: a failure says which direction's half differs."""
+    ref = REFERENCE["bidirectional_rnn_forward"]
+
+    def one_half_off(x, h0_f, h0_b, params_f, params_b):
+        h, cache = ref(x, h0_f, h0_b, params_f, params_b)
+        H = h.shape[-1] // 2
+        h = h.copy()
+        if half in ("forward", "both"):
+            h[..., :H] += 0.1
+        if half in ("reverse", "both"):
+            h[..., H:] += 0.1
+        return h, cache
+
+    message = _evaluate("bidirectional_rnn_forward", one_half_off)["message"]
+    says = {
+        "forward": "the reverse direction's half h[..., 4:] matches, the forward direction's half h[..., :4] does not",
+        "reverse": "the forward direction's half h[..., :4] matches, the reverse direction's half h[..., 4:] does not",
+        "both": "both halves differ, the forward direction's h[..., :4] and the reverse direction's h[..., 4:]",
+    }[half]
+    assert says in message, message
 
 
 class _UnprintableError(Exception):
