@@ -582,6 +582,12 @@ def _is_integer(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
+def plain(value: Any) -> Any:
+    """An ndarray subclass (np.ma, or one of the learner's own) as a plain ndarray over the same
+    data, so that comparing it runs NumPy's code, not the subclass's; anything else as it is."""
+    return np.ndarray.view(value, np.ndarray) if isinstance(value, np.ndarray) else value
+
+
 def compare_value(name: str, expected: Any, actual: Any, rtol: float, atol: float) -> list[Finding]:
     """Compare one output. Stops at the first property that fails.
 
@@ -589,6 +595,7 @@ def compare_value(name: str, expected: Any, actual: Any, rtol: float, atol: floa
     case's stack lacks, where ``call`` fills in None) is not compared.
     """
     findings: list[Finding] = []
+    actual = plain(actual)
     if expected is None:
         if actual is None:
             return findings
@@ -681,7 +688,10 @@ def compare_outputs(
         found = compare_value(exercise.label(name), expected[name], actual.get(name), exercise.rtol, exercise.atol)
         last = found[-1] if found else None
         if exercise.explain is not None and last is not None and last.prop == "values" and not last.ok:
-            more = exercise.explain(name, np.asarray(expected[name]), actual[name], _closeness(exercise))
+            try:
+                more = exercise.explain(name, np.asarray(expected[name]), plain(actual[name]), _closeness(exercise))
+            except Exception:  # noqa: BLE001 — a courtesy: an odd array subclass must not hide the verdict
+                more = ""
             if more:
                 found[-1] = dataclasses.replace(last, message=f"{last.message}; {more}")
         findings += found
@@ -707,7 +717,7 @@ def outputs_match(exercise: Exercise, expected: Any, actual: Any) -> bool:
     if not isinstance(expected, Mapping) or not isinstance(actual, Mapping):
         return False
     for name in exercise.graded:
-        e, a = expected.get(name, _ABSENT), actual.get(name, _ABSENT)
+        e, a = expected.get(name, _ABSENT), plain(actual.get(name, _ABSENT))
         if e is _ABSENT or a is _ABSENT:
             return False
         if e is None or a is None:  # an output the case does not have matches only its absence

@@ -979,3 +979,41 @@ def test_exception_whose_str_fails_is_reported_not_raised():
 
     result = _evaluate("softmax", fails_then_crashes)
     assert result["status"] == "fail" and "After that case it also raised _UnprintableError" in result["message"]
+
+
+def test_an_array_subclass_is_compared_as_a_plain_array():
+    """An ndarray subclass whose indexing raises is compared by NumPy's own code: a verdict, not a crash."""
+    ref = REFERENCE["bidirectional_rnn_forward"]
+
+    class Unindexable(np.ndarray):
+        def __getitem__(self, key):
+            raise RuntimeError("no indexing")
+
+    def odd_array(x, h0_f, h0_b, params_f, params_b):
+        h, cache = ref(x, h0_f, h0_b, params_f, params_b)
+        h = h.copy()
+        h[..., h.shape[-1] // 2 :] += 0.1
+        return h.view(Unindexable), cache
+
+    result = _evaluate("bidirectional_rnn_forward", odd_array)
+    assert result["status"] == "fail" and "h: values differ" in result["message"]
+    assert "the reverse direction's half h[..., 4:] does not" in result["message"]
+
+
+def test_a_note_that_fails_does_not_hide_the_verdict():
+    """Exercise.explain is a courtesy: if it raises, the verdict is given without it."""
+    import dataclasses
+
+    def broken(*args):
+        raise ValueError("the note failed")
+
+    exercise = dataclasses.replace(EXERCISES["bidirectional_rnn_forward"], explain=broken)
+    cases, expected, mistakes = load_fixture(exercise)
+    ref = REFERENCE["bidirectional_rnn_forward"]
+
+    def off(*args):
+        h, cache = ref(*args)
+        return h + 0.1, cache
+
+    result = evaluate(exercise, off, cases, expected, mistakes, {})
+    assert result["status"] == "fail" and "h: values differ" in result["message"]
