@@ -275,6 +275,7 @@ def evaluate(
         "message": message,
         "mistakes": found,
         "maybe": maybe,
+        "failed": failed.prop,  # the property the verdict is about: "values", "inputs", "shape", ...
         **crashed_later,
     }
 
@@ -366,8 +367,10 @@ def failing_dependencies(exercise: Exercise, fn: Callable, helpers: dict, result
 
     A function in ``needs`` is the one the learner passed in; one in ``uses`` is
     looked up where the learner's function looks it up (its module's globals).
-    When they all pass and a sequence backward still fails (``result``, no
-    catalogued mistake named), the note points at the forward's caches instead.
+    When they all pass and a sequence backward still fails on its values
+    (``result``, no catalogued mistake named), the note points at the forward's
+    caches instead; a failure of another kind (an input changed in place, a
+    wrong shape) is the backward's own and says so itself.
     """
     notes = []
     passing_steps = []
@@ -390,9 +393,13 @@ def failing_dependencies(exercise: Exercise, fn: Callable, helpers: dict, result
             notes.append(dependency_note(exercise, dependency))
         elif dep in exercise.uses and exercise.needs:
             passing_steps.append(dep)
-    if not notes and passing_steps and result is not None and result["status"] == "fail" and not result["mistakes"]:
+    if not notes and passing_steps and result is not None and _values_failure(result) and not result["mistakes"]:
         notes.append(cache_note(exercise, passing_steps[0]))
     return notes
+
+
+def _values_failure(result: dict[str, Any]) -> bool:
+    return result["status"] == "fail" and result.get("failed") == "values"
 
 
 def cache_note(exercise: Exercise, step: str) -> str:

@@ -72,6 +72,7 @@ class ExerciseResult:
     lines: list[str] = dataclasses.field(default_factory=list)
     mistake: str | None = None  # the key of a catalogued mistake it matches
     graded: bool = True  # False: never run (the notebook's time budget ran out, or too many crashes)
+    failed: str | None = None  # a failing verdict's property: "values", "inputs", "shape", ...
 
 
 def derived_seed(run_seed: int, exercise: Exercise) -> int:
@@ -156,11 +157,13 @@ def restore_return(exercise: Exercise, result: dict) -> Any:
 # --------------------------------------------------------------------------
 
 
-def _result(hidden: Hidden, status: str, message: str, lines: list[str] | None = None, mistake=None) -> ExerciseResult:
+def _result(
+    hidden: Hidden, status: str, message: str, lines: list[str] | None = None, mistake=None, failed=None
+) -> ExerciseResult:
     ex = hidden.exercise
     points = float(ex.points) if status == "pass" else 0.0
     lines = lines or [f"{ex.name} ({ex.points} points): {len(hidden.cases)} hidden cases", f"  ✗ {message}"]
-    return ExerciseResult(ex.name, ex.number, float(ex.points), points, status, message, lines, mistake)
+    return ExerciseResult(ex.name, ex.number, float(ex.points), points, status, message, lines, mistake, failed=failed)
 
 
 def judge(hidden: Hidden, reply: dict, memory_mb: int) -> ExerciseResult:
@@ -196,7 +199,7 @@ def judge(hidden: Hidden, reply: dict, memory_mb: int) -> ExerciseResult:
                 outcome["message"] += later_crash_note(outcome)
                 lines = [redact(line) for line in report_lines(ex, outcome, len(hidden.cases))]
                 mistake = outcome["mistakes"][0].key if outcome["mistakes"] else None
-                return _result(hidden, "fail", redact(outcome["message"]), lines, mistake)
+                return _result(hidden, "fail", redact(outcome["message"]), lines, mistake, outcome.get("failed"))
         message = f"{ex.name} raised {error} on case '{case_name}':\n{trace}"
         # As in the notebook: a catalogued mistake that raises this very error here is named, else the case's hint.
         found = _crash_named(hidden, earlier, index, error, reply.get("message"))
@@ -217,7 +220,7 @@ def judge(hidden: Hidden, reply: dict, memory_mb: int) -> ExerciseResult:
     status = outcome["status"]
     mistake = outcome["mistakes"][0].key if outcome["mistakes"] else None
     message = redact(outcome["message"])
-    return _result(hidden, status, message, lines, mistake)
+    return _result(hidden, status, message, lines, mistake, outcome.get("failed"))
 
 
 MAX_ERROR_NAME = 200
@@ -254,7 +257,7 @@ def note_failing_dependencies(results: list[ExerciseResult]) -> None:
             if dep in by_name and by_name[dep].status != "pass" and by_name[dep].graded:
                 notes.append(dependency_note(exercise, EXERCISES[dep]).replace("its own check", "its own hidden cases"))
         steps = [d for d in exercise.uses if d in by_name and by_name[d].status == "pass"]
-        if not notes and exercise.needs and steps and result.status == "fail" and result.mistake is None:
+        if not notes and exercise.needs and steps and result.status == "fail" and result.failed == "values" and result.mistake is None:
             notes.append(cache_note(exercise, steps[0]).replace("its own check", "its own hidden cases"))
         for note in notes:
             result.message += f"\n{note}"

@@ -730,6 +730,31 @@ def test_a_forward_reusing_its_state_array_is_pointed_at(name, capsys):
         getattr(check, name)(backward, forward)
 
 
+
+@pytest.mark.parametrize("how", ["writes_dh", "pops_cache"])
+def test_a_backward_failing_on_its_own_inputs_is_not_sent_to_the_forward(how, capsys):
+    """A gru_backward whose values are right but which writes into dh or empties its cache gets that
+    verdict alone: the note about the forward's caches is for values that differ."""
+    # Defined where the step functions are globals, as in the notebook: the check can then see they pass.
+    scope = {"reference": REFERENCE["gru_backward"], "how": how}
+    scope.update({k: REFERENCE[k] for k in ("gru_step_forward", "gru_step_backward")})
+    exec(
+        "def gru_backward(dh, cache):\n"
+        "    out = reference(dh, cache)\n"
+        "    if how == 'writes_dh':\n"
+        "        dh[:, 0] += 1.0\n"
+        "    else:\n"
+        "        cache.clear()\n"
+        "    return out\n",
+        scope,
+    )
+    backward = scope["gru_backward"]
+    with pytest.raises(AssertionError) as failed:
+        check.gru_backward(backward, REFERENCE["gru_forward"])
+    said = str(failed.value) + capsys.readouterr().out
+    assert ("input dh was modified in place" if how == "writes_dh" else "changed its cache in place") in said
+    assert "each step's cache must hold" not in said
+
 def test_a_float_count_with_the_right_value_says_so():
     ref = REFERENCE["count_lstm_parameters"]
     result = _evaluate("count_lstm_parameters", lambda input_size, hidden_size: float(ref(input_size, hidden_size)))

@@ -223,7 +223,8 @@ def test_a_failing_sequence_backward_over_passing_steps_points_at_the_caches():
     from autograder.grading.compare import ExerciseResult, note_failing_dependencies
 
     def result(name, status, mistake=None):
-        return ExerciseResult(name, EXERCISES[name].number, 1.0, 0.0, status, "msg", [], mistake)
+        failed = "values" if status == "fail" else None
+        return ExerciseResult(name, EXERCISES[name].number, 1.0, 0.0, status, "msg", [], mistake, failed=failed)
 
     named = [result("gru_step_backward", "pass"), result("gru_backward", "fail", mistake="no_carry")]
     plain = [result("gru_step_backward", "pass"), result("gru_backward", "fail")]
@@ -286,3 +287,28 @@ def test_exception_whose_str_fails_is_judged_not_raised():
 
     result = _grade("softmax", {"softmax": crashes})
     assert result.status == "error" and result.points == 0 and "raised _UnprintableError" in result.message
+
+
+def test_the_grade_report_sends_only_a_values_failure_to_the_forward_caches():
+    """As in the notebook: a backward that writes into dh fails for that, with no note about the caches;
+    one whose values differ while its step passes gets the note."""
+    from autograder.grading.compare import note_failing_dependencies
+
+    reference = REFERENCE["gru_backward"]
+
+    def writes_dh(dh, cache):
+        out = reference(dh, cache)
+        dh[:, 0] += 1.0
+        return out
+
+    def doubled(dh, cache):
+        dx, *rest = reference(dh, cache)
+        return (2 * dx, *rest)
+
+    step = _grade("gru_step_backward", {"gru_step_backward": REFERENCE["gru_step_backward"],
+                                        "gru_step_forward": REFERENCE["gru_step_forward"]})
+    for fn, noted in ((writes_dh, False), (doubled, True)):
+        result = _grade("gru_backward", {"gru_backward": fn, "gru_forward": REFERENCE["gru_forward"]})
+        assert result.status == "fail"
+        note_failing_dependencies([step, result])
+        assert ("each step's cache must hold" in result.message) is noted, result.message
