@@ -139,6 +139,8 @@ REFERENCE = {
 def _step_mistake(kind):
     def step(x, h_prev, W_x, W_h, b):
         H = h_prev.shape[1]
+        if kind == "no_candidate_bias":
+            b = np.concatenate([b[: 2 * H], np.zeros(H)])
         a = x @ W_x + b  # (N, 3H), the input part of every block
         gate = np.tanh if kind == "tanh_gates" else _sigmoid
         i_r, i_z = (1, 0) if kind == "r_z_swapped" else (0, 1)
@@ -166,15 +168,21 @@ def _step_backward_mistake(kind):
     def backward(dh_next, cache):
         x, h_prev, W_x, W_h, r, z, n = cache
         H = h_prev.shape[1]
-        dz = dh_next * ((h_prev - n) if kind == "dz_sign" else (n - h_prev))
-        dn = dh_next * z
+        if kind == "dz_sign":
+            dz = dh_next * (h_prev - n)
+        elif kind == "dz_misses_h_prev":
+            dz = dh_next * n
+        else:
+            dz = dh_next * (n - h_prev)
+        dn = dh_next * ((1.0 - z) if kind == "dn_wrong_side" else z)
         dh_prev = 0.0 if kind == "no_direct_path" else dh_next * (1.0 - z)
-        da_n = dn * (1.0 - n**2)
+        da_n = dn * ((1.0 - np.tanh(n) ** 2) if kind == "tanh_of_n" else (1.0 - n**2))
         W_hn = W_h[:, 2 * H :]
         drh = da_n @ (W_hn if kind == "W_hn_not_transposed" else W_hn.T)
-        dr = drh * h_prev
+        dr = drh if kind == "dr_misses_h_prev" else drh * h_prev
         if kind != "no_candidate_path":
-            dh_prev = dh_prev + (drh if kind == "no_reset_in_dh_prev" else drh * r)
+            candidate = {"no_reset_in_dh_prev": drh, "r_h_prev_mixed_up": drh * h_prev}.get(kind, drh * r)
+            dh_prev = dh_prev + candidate
         if kind == "tanh_derivative_for_gates":
             da_r, da_z = dr * (1.0 - r**2), dz * (1.0 - z**2)
         else:
@@ -199,12 +207,12 @@ def _backward_mistake(kind):
     def backward(dh, cache):
         N, T, H = dh.shape
         D = cache[0][0].shape[1]
-        dx = np.empty((N, T, D))
+        dx = np.zeros((N, T, D))
         dW_x = np.zeros_like(cache[0][2])
         dW_h = np.zeros_like(cache[0][3])
         db = np.zeros(3 * H)
         dh_carry = np.zeros((N, H))
-        order = range(T) if kind == "forward_time_order" else reversed(range(T))
+        order = {"forward_time_order": range(T), "skips_step_0": range(T - 1, 0, -1)}.get(kind, reversed(range(T)))
         for t in order:
             if kind == "last_step_only":
                 upstream = (dh[:, t] if t == T - 1 else 0.0) + dh_carry
@@ -217,6 +225,8 @@ def _backward_mistake(kind):
                 dW_x, dW_h, db = dW_x_t, dW_h_t, db_t
             else:
                 dW_x, dW_h, db = dW_x + dW_x_t, dW_h + dW_h_t, db + db_t
+        if kind == "dx_time_reversed":  # the per-step dx collected in loop order, T - 1 first
+            dx = dx[:, ::-1]
         return dx, dh_carry, dW_x, dW_h, db
     return backward
 
@@ -224,6 +234,8 @@ def _backward_mistake(kind):
 def _torch_mistake(kind):
     def step(x, h_prev, W_x, W_h, b_x, b_h):
         H = h_prev.shape[1]
+        if kind == "biases_swapped":
+            b_x, b_h = b_h, b_x
         gx = x @ W_x + b_x
         gh = h_prev @ W_h + (0.0 if kind == "no_recurrent_bias" else b_h)
         i_r, i_z = (1, 0) if kind == "r_z_swapped" else (0, 1)
@@ -254,8 +266,15 @@ def _keras_mistake(kind):
         W_x = blocks(kernel, kind != "no_reorder")
         W_h = blocks(recurrent_kernel, kind not in ("no_reorder", "recurrent_not_reordered"))
         keep_bias = kind in ("no_reorder", "bias_not_reordered")
-        b_in, b_rec = (bias[1], bias[0]) if kind == "biases_swapped" else (bias[0], bias[1])
-        return W_x, W_h, blocks(b_in, not keep_bias), blocks(b_rec, not keep_bias)
+        b_in, b_rec = {"biases_swapped": (bias[1], bias[0]), "same_bias_row": (bias[0], bias[0])}.get(
+            kind, (bias[0], bias[1])
+        )
+        out = W_x, W_h, blocks(b_in, not keep_bias), blocks(b_rec, not keep_bias)
+        if kind == "z_negated":  # "converting" to the course's side of z, which the PyTorch layout does not use
+            H = W_h.shape[0]
+            for a in out:
+                a[..., H : 2 * H] *= -1.0
+        return out
 
     return convert
 
@@ -270,6 +289,7 @@ MISTAKES = {
             "sigmoid_candidate",
             "no_reset",
             "tanh_gates",
+            "no_candidate_bias",
         )
     },
     "gru_step_backward": {
@@ -285,12 +305,24 @@ MISTAKES = {
             "dW_hn_uses_h_prev",
             "db_mean",
             "full_da_to_dh_prev",
+            "dz_misses_h_prev",
+            "dn_wrong_side",
+            "tanh_of_n",
+            "dr_misses_h_prev",
+            "r_h_prev_mixed_up",
         )
     },
     "gru_forward": unroll_mistakes(gru_step_forward),
     "gru_backward": {
         kind: _backward_mistake(kind)
-        for kind in ("no_carry", "overwrite_weights", "forward_time_order", "last_step_only")
+        for kind in (
+            "no_carry",
+            "overwrite_weights",
+            "forward_time_order",
+            "last_step_only",
+            "dx_time_reversed",
+            "skips_step_0",
+        )
     },
     "gru_torch_step_forward": {
         kind: _torch_mistake(kind)
@@ -301,6 +333,7 @@ MISTAKES = {
             "r_z_swapped",
             "no_recurrent_bias",
             "no_b_hn",
+            "biases_swapped",
         )
     },
     "gru_weights_from_keras": {
@@ -310,6 +343,8 @@ MISTAKES = {
             "recurrent_not_reordered",
             "bias_not_reordered",
             "biases_swapped",
+            "same_bias_row",
+            "z_negated",
         )
     },
 }

@@ -118,6 +118,11 @@ GRU_STEP_FORWARD = Exercise(
             "the gates r and z use tanh instead of a sigmoid",
             "a gate is a number in (0, 1): use sigmoid for r and z",
         ),
+        Mistake(
+            "no_candidate_bias",
+            "the candidate's bias b[2H:] is left out: n = tanh(x W_xn + (r * h_prev) W_hn)",
+            "every block has its bias, the candidate too: add b[2H:] inside the tanh",
+        ),
     ),
 )
 
@@ -234,6 +239,32 @@ GRU_STEP_BACKWARD = Exercise(
             "db_mean",
             "db is averaged over the batch instead of summed",
             "the bias is added to every row, so its gradient is the sum over the batch axis",
+        ),
+        Mistake(
+            "dz_misses_h_prev",
+            "dz is dh_next * n: the - h_prev part is left out",
+            "z appears twice in h_next = (1 - z) * h_prev + z * n, so dz = dh_next * (n - h_prev)",
+        ),
+        Mistake(
+            "dn_wrong_side",
+            "dn is dh_next * (1 - z), the weight of the old state, instead of dh_next * z",
+            "in the course convention z weights the candidate: dn = dh_next * z, and the direct path to "
+            "dh_prev is dh_next * (1 - z)",
+        ),
+        Mistake(
+            "tanh_of_n",
+            "tanh is applied to n again in its derivative: 1 - np.tanh(n)**2",
+            "n is already tanh(a_n), so da_n = dn * (1 - n**2)",
+        ),
+        Mistake(
+            "dr_misses_h_prev",
+            "dr is drh = da_n @ W_hn.T: the factor h_prev is left out",
+            "the candidate reads r * h_prev, so dr = drh * h_prev (and h_prev's share is drh * r)",
+        ),
+        Mistake(
+            "r_h_prev_mixed_up",
+            "the candidate's path to dh_prev is drh * h_prev instead of drh * r",
+            "the candidate reads r * h_prev: its gradient w.r.t. h_prev is drh * r, w.r.t. r it is drh * h_prev",
         ),
     ),
 )
@@ -354,6 +385,17 @@ GRU_BACKWARD = Exercise(
             "only dh[:, -1] is used: the upstream gradients of the other steps are ignored",
             "every step has a loss of its own here; add dh[:, t] at every step",
         ),
+        Mistake(
+            "dx_time_reversed",
+            "dx is in reversed time order: dx[:, 0] holds the gradient of the last input",
+            "the loop runs from t = T - 1 down to 0: store step t's dx at dx[:, t] (or, if you collect "
+            "them in a list, reverse it before np.stack)",
+        ),
+        Mistake(
+            "skips_step_0",
+            "the loop stops before t = 0 (range(T - 1, 0, -1)): the first step is never backpropagated",
+            "range(T - 1, -1, -1), or reversed(range(T)), reaches t = 0; dh0 is the dh_prev of step 0",
+        ),
     ),
 )
 
@@ -426,6 +468,11 @@ GRU_TORCH_STEP_FORWARD = Exercise(
             "the candidate's recurrent bias b_hn is left out: n = tanh(x W_xn + b_xn + r * (h_prev W_hn))",
             "PyTorch's candidate resets its whole recurrent part, bias included: r * (h_prev @ W_hn + b_hn)",
         ),
+        Mistake(
+            "biases_swapped",
+            "b_x and b_h are swapped: b_x ends up inside the reset, b_h outside",
+            "b_x goes with x @ W_x, b_h with h_prev @ W_h; only b_h's candidate block is multiplied by r",
+        ),
     ),
 )
 
@@ -443,7 +490,18 @@ def _keras_cases(rng: np.random.Generator) -> list[Case]:
             "bias": _normal(rng, 2, 3 * H),
         }
 
-    return [Case("small: D = 2, H = 3", weights(2, 3)), Case("random weights, D = 5, H = 4", weights(5, 4))]
+    def hint(D, H):
+        return (
+            f"here kernel is (D, 3H) = ({D}, {3 * H}), recurrent_kernel (H, 3H) = ({H}, {3 * H}) and bias "
+            f"(2, 3H) = (2, {3 * H}): bias[0] and bias[1] are 1-D rows of 3H. Every block sits on the last "
+            "axis, so split and join on axis=-1 (np.split(w, 3, axis=-1)), which works for the kernels and "
+            "the bias rows alike"
+        )
+
+    return [
+        Case("small: D = 2, H = 3", weights(2, 3), hint=hint(2, 3)),
+        Case("random weights, D = 5, H = 4", weights(5, 4), hint=hint(5, 4)),
+    ]
 
 
 GRU_WEIGHTS_FROM_KERAS = Exercise(
@@ -476,6 +534,17 @@ GRU_WEIGHTS_FROM_KERAS = Exercise(
             "biases_swapped",
             "the input and recurrent biases are swapped",
             "bias[0] is added to x @ kernel (b_x), bias[1] to h_prev @ recurrent_kernel (b_h)",
+        ),
+        Mistake(
+            "same_bias_row",
+            "b_h is made from bias[0], like b_x",
+            "bias has two rows: bias[0] gives b_x, bias[1] gives b_h",
+        ),
+        Mistake(
+            "z_negated",
+            "the z block is negated, as if converting to the course's side of z",
+            "Keras and PyTorch both let z weight the old state: the conversion only reorders blocks, no sign "
+            "changes",
         ),
     ),
 )
