@@ -446,7 +446,8 @@ GRU_TORCH_STEP_FORWARD = Exercise(
         Mistake(
             "z_course_side",
             "z weights the new candidate (the course convention, not PyTorch's)",
-            "in PyTorch z keeps the old state: h_next = (1 - z) * n + z * h_prev",
+            "in PyTorch z keeps the old state: h_next = (1 - z) * n + z * h_prev, with z = sigmoid(a_z) "
+            "itself (z = 1 - sigmoid(a_z) with that formula is the course's side again)",
         ),
         Mistake(
             "b_hn_outside_reset",

@@ -1042,3 +1042,18 @@ def test_a_note_that_fails_does_not_hide_the_verdict():
 
     result = evaluate(exercise, off, cases, expected, mistakes, {})
     assert result["status"] == "fail" and "h: values differ" in result["message"]
+
+
+def test_a_keras_split_on_the_wrong_axis_gets_the_case_hint():
+    """np.split(w, 3) splits the kernel's rows: the crash report says the blocks sit on the last axis."""
+
+    def split_rows(kernel, recurrent_kernel, bias):
+        def rzn(w):
+            z, r, h = np.split(w, 3)
+            return np.concatenate([r, z, h])
+
+        return rzn(kernel), rzn(recurrent_kernel), rzn(bias[0]), rzn(bias[1])
+
+    result = _evaluate("gru_weights_from_keras", split_rows)
+    assert result["status"] == "error" and "array split does not result in an equal division" in result["message"]
+    assert "Hint: here kernel is (D, 3H) = (2, 9)" in result["message"] and "axis=-1" in result["message"]
