@@ -335,6 +335,56 @@ def call_fresh(fn: Callable, name: str, *args: Any) -> Any:
     return raw
 
 
+def watch_step_caches(name: str, step: str) -> Callable[..., Any]:
+    """A ``call`` for a sequence forward (``name``) that loops over the learner's ``step`` function.
+
+    While ``fn`` runs, the ``step`` it finds among its globals (the notebook's) is
+    replaced by a spy that keeps a snapshot of every cache the step returns (the
+    last value it returns). A cache written to after it was returned fails the
+    forward: a loop that copies each new state into the array it gave the step
+    (``h_prev[...] = h_next``) returns the right h, but every step's cache then
+    holds the last state, and the backward pass computes wrong gradients from it.
+    Otherwise it is :func:`call_fresh`.
+    """
+
+    def call(fn: Callable, inputs: Mapping[str, Any], helpers: Mapping[str, Callable]) -> Any:
+        scope = getattr(fn, "__globals__", None)
+        original = scope.get(step) if isinstance(scope, dict) else None
+        if not callable(original):
+            return call_fresh(fn, name, *inputs.values())
+        taken: list[tuple[Any, Any]] = []
+
+        def spy(*args: Any, **kwargs: Any) -> Any:
+            out = original(*args, **kwargs)
+            if isinstance(out, tuple) and out:
+                taken.append((out[-1], _snapshot(out[-1])))
+            return out
+
+        scope[step] = spy
+        try:
+            raw = fn(*inputs.values())
+        finally:
+            if scope.get(step) is spy:  # as it was, unless the learner's code rebound the name itself
+                scope[step] = original
+        for t, (cache, before) in enumerate(taken):
+            where = _written(before, cache, "")
+            if where is not None:
+                path = where.removesuffix(" was written to")
+                part = f"item {path} of the cache of step {t}" if path else f"the cache of step {t}"
+                raise CallProblem(
+                    "values",
+                    f"{name} changed a cache after {step} had returned it: {part} was written to later in "
+                    "the loop. The backward pass reads each step's cache and would find a later step's values "
+                    "there. This happens when the loop writes each new state into the array it gave the step "
+                    "(h_prev[...] = h_next, h_prev += ...), even though h itself can come out right: give the "
+                    "next step the new array instead (h_prev = h_next)",
+                )
+        check_kept(fn, name, raw, *inputs.values())
+        return raw
+
+    return call
+
+
 def call_backward(
     fn: Callable,
     name: str,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.suites.common import OTHER_SEQUENCE, OTHER_STEP, UNROLL_MISTAKES, random_cases
-from autograder.suites.core import Case, Exercise, Mistake
+from autograder.suites.core import Case, Exercise, Mistake, watch_step_caches
 
 LESSON = "01_rnn_cell"
 
@@ -144,6 +144,7 @@ RNN_FORWARD = Exercise(
     description="the RNN unrolled over a sequence: h[:, t] is the state after reading x[:, t]",
     mistakes=UNROLL_MISTAKES,
     uses=("rnn_step_forward",),
+    call=watch_step_caches("rnn_forward", "rnn_step_forward"),
 )
 
 

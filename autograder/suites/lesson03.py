@@ -35,6 +35,7 @@ from autograder.suites.core import (
     Exercise,
     Mistake,
     call_backward,
+    watch_step_caches,
 )
 
 LESSON = "03_lstm"
@@ -371,6 +372,7 @@ LSTM_FORWARD = Exercise(
     graded=("h",),
     make_cases=_forward_cases,
     uses=("lstm_step_forward",),
+    call=watch_step_caches("lstm_forward", "lstm_step_forward"),
     description="the LSTM unrolled over a sequence from h0 and c0 = 0: h[:, t] is the hidden state after x[:, t]",
     mistakes=(
         Mistake(

@@ -21,6 +21,7 @@ from autograder.suites.core import (
     Exercise,
     Mistake,
     call_backward,
+    watch_step_caches,
 )
 
 LESSON = "04_gru"
@@ -313,6 +314,7 @@ GRU_FORWARD = Exercise(
     graded=("h",),
     make_cases=_forward_cases,
     uses=("gru_step_forward",),
+    call=watch_step_caches("gru_forward", "gru_step_forward"),
     description="the GRU unrolled over a sequence: h[:, t] is the state after reading x[:, t]",
     mistakes=UNROLL_MISTAKES,
 )

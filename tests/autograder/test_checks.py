@@ -1057,3 +1057,21 @@ def test_a_keras_split_on_the_wrong_axis_gets_the_case_hint():
     result = _evaluate("gru_weights_from_keras", split_rows)
     assert result["status"] == "error" and "array split does not result in an equal division" in result["message"]
     assert "Hint: here kernel is (D, 3H) = (2, 9)" in result["message"] and "axis=-1" in result["message"]
+
+
+
+@pytest.mark.parametrize("name", ["rnn_forward", "lstm_forward", "gru_forward"])
+def test_a_forward_that_writes_into_a_cached_state_fails_its_own_check(name, reusing_forward):
+    """h is right, but every step's cache holds the array the loop keeps overwriting: the forward's own
+    check says so, with the step and the item, and leaves the learner's step function in place."""
+    step = name.replace("_forward", "_step_forward")
+    fresh, _ = reusing_forward(name, reuse=False)
+    assert _evaluate(name, fresh)["status"] == "pass"
+    forward, scope = reusing_forward(name)
+    result = _evaluate(name, forward)
+    assert result["status"] == "fail"
+    assert result["message"].startswith(
+        f"{name} changed a cache after {step} had returned it: item [1] of the cache of step 0 was written to"
+    ), result["message"]
+    assert "(h_prev = h_next)" in result["message"]
+    assert scope[step] is REFERENCE[step]  # the spy is gone

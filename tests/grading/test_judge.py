@@ -312,3 +312,12 @@ def test_the_grade_report_sends_only_a_values_failure_to_the_forward_caches():
         assert result.status == "fail"
         note_failing_dependencies([step, result])
         assert ("each step's cache must hold" in result.message) is noted, result.message
+
+
+def test_a_forward_that_writes_into_a_cached_state_scores_nothing(reusing_forward):
+    """As in the notebook: the grader sees the loop overwrite a cached state through the learner's own step."""
+    for reuse, status in ((False, "pass"), (True, "fail")):
+        forward, scope = reusing_forward("gru_forward", reuse)
+        result = _grade("gru_forward", {"gru_forward": forward, "gru_step_forward": scope["gru_step_forward"]})
+        assert result.status == status
+    assert "gru_forward changed a cache after gru_step_forward had returned it" in result.message
