@@ -5,6 +5,8 @@ Functional style: ``*_forward(...) -> (out, cache)`` and
 Shapes are batch-first, layers are row-vector ``x @ W + b`` (see NOTATION.md).
 Every function keeps the floating dtype of its inputs (float32 stays float32); a
 recurrent layer takes it from x and its weights and casts h0 (and c0) to it.
+Integer inputs (token ids, a one-hot x of ints) do not count; one float64 array
+among float32 ones (a bias made with np.zeros) makes the layer float64.
 
 Recurrent layers (x (N, T, D), h0 (N, H), output h (N, T, H)):
     rnn_forward(x, h0, W_xh, W_hh, b_h)               rnn_backward(dh, cache)
@@ -12,7 +14,12 @@ Recurrent layers (x (N, T, D), h0 (N, H), output h (N, T, H)):
     lstm_backward(dh, cache, dc_T=None, return_dc0=False)
     gru_forward(x, h0, W_x, W_h, b)                   gru_backward(dh, cache)
     gru_torch_forward(x, h0, W_x, W_h, b_x, b_h)      gru_torch_backward(dh, cache)
-    bidirectional_forward / _backward, stacked_forward / _backward  (any cell)
+    bidirectional_forward(cell, x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths=None)
+    bidirectional_backward(dh, cache)
+    stacked_forward(cell, x, h0s, params, bidirectional=False, lengths=None, c0s=None)
+        cache["h_T"]: every layer's final state (each row's last real step);
+        cache["c_T"]: an LSTM stack's final cell states (no lengths, not bidirectional)
+    stacked_backward(dh, cache, dh_T=None, dc_T=None)   gradients w.r.t. h_T, c_T too
 Other layers: embedding_*, linear_*, softmax_cross_entropy, sigmoid.
 Training: SGD, Adam, clip_grad_norm. PyTorch weights: *_params_from_torch.
 

@@ -8,23 +8,43 @@ CHUNK_ELEMENTS = 1 << 16
 
 
 def float_dtype(*arrays):
-    """The floating dtype the inputs promote to (float64 if none of them is floating).
+    """The floating dtype the floating inputs promote to (float64 if none of them is floating).
 
-    ``None`` entries are ignored, lists are read as arrays. float32 inputs stay
-    float32; mixing float32 and float64 gives float64, as NumPy itself would;
-    float16 is computed in float32.
+    ``None`` entries are ignored, lists are read as arrays. Only floating inputs
+    count: integer or boolean ones (token ids, a one-hot x of ints) and Python
+    scalars do not promote float32 weights to float64. float32 inputs stay float32;
+    mixing float32 and float64 arrays gives float64, as NumPy itself would; float16
+    is computed in float32.
     """
-    present = [
-        a if isinstance(a, (np.ndarray, np.generic, int, float)) else np.asarray(a)
-        for a in arrays
-        if a is not None
-    ]
-    dtype = np.result_type(*present)
-    if not np.issubdtype(dtype, np.floating):
-        dtype = np.dtype(np.float64)
-    elif dtype.itemsize < 4:  # float16 has no BLAS; compute in float32
+    floating = []
+    for a in arrays:
+        if a is None or isinstance(a, (bool, int, float)):
+            continue
+        dtype = a.dtype if isinstance(a, (np.ndarray, np.generic)) else np.asarray(a).dtype
+        if np.issubdtype(dtype, np.floating):
+            floating.append(dtype)
+    if not floating:
+        return np.dtype(np.float64)
+    dtype = np.result_type(*floating)
+    if dtype.itemsize < 4:  # float16 has no BLAS; compute in float32
         dtype = np.dtype(np.float32)
     return dtype
+
+
+def check_cache(who, cache, key, forward, note=""):
+    """Raise a TypeError that says what was passed when ``cache`` is not ``forward``'s cache
+    (which always holds ``key``); ``note`` is added when it is not a dict at all."""
+    if isinstance(cache, dict) and key in cache:
+        return
+    if isinstance(cache, dict):
+        got = "another dict (the cache of another layer's forward?)"
+    elif isinstance(cache, tuple):
+        got = f"a tuple of {len(cache)} (pass the cache alone: h, cache = {forward}(...))"
+    else:
+        got = type(cache).__name__
+    if note and not isinstance(cache, dict):
+        got += f"; {note}"
+    raise TypeError(f"{who}: cache must be the dict {forward} returned, got {got}")
 
 
 def gate_scale(H, n_blocks, tanh_blocks, dtype):

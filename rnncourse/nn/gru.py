@@ -17,6 +17,7 @@ import numpy as np
 from ._common import (
     batch_first,
     buffers,
+    check_cache,
     check_shapes,
     chunk_steps,
     chunks_backward,
@@ -116,6 +117,7 @@ def gru_backward(dh, cache):
     Returns:
         dx (N, T, D), dh0 (N, H), dW_x (D, 3H), dW_h (H, 3H), db (3H,).
     """
+    check_cache("gru_backward", cache, "RH", "gru_forward")  # RH (r * h_prev): not in a gru_torch cache
     X1, RZ, Nc, Hs, RH, W_x, W_h = (cache[k] for k in ("X1", "RZ", "Nc", "Hs", "RH", "W_x", "W_h"))
     N, T, D, H = cache["shape"]
     dtype = Hs.dtype
@@ -257,6 +259,7 @@ def gru_torch_backward(dh, cache):
 
     Returns dx (N, T, D), dh0 (N, H), dW_x (D, 3H), dW_h (H, 3H), db_x (3H,), db_h (3H,).
     """
+    check_cache("gru_torch_backward", cache, "HN", "gru_torch_forward")
     X1, RZ, Nc, Hs, HN, W_x, W_h = (cache[k] for k in ("X1", "RZ", "Nc", "Hs", "HN", "W_x", "W_h"))
     N, T, D, H = cache["shape"]
     dtype = Hs.dtype

@@ -11,6 +11,7 @@ import numpy as np
 from ._common import (
     batch_first,
     buffers,
+    check_cache,
     check_shapes,
     chunk_steps,
     chunks_backward,
@@ -167,11 +168,13 @@ def lstm_backward(dh, cache, dc_T=None, return_dc0=False):
     dW_h, db and dx are computed from it after the loop with a few large GEMMs.
     The cache is not modified, so backward may be called more than once.
     """
-    if not isinstance(cache, dict) or "Z" not in cache:
-        raise TypeError(
-            f"lstm_backward: cache must be the dict lstm_forward returned, got {type(cache).__name__} "
-            "(with return_state=True the forward returns (h, c_T, cache): the cache is last)"
-        )
+    check_cache(
+        "lstm_backward",
+        cache,
+        "Z",
+        "lstm_forward",
+        note="with return_state=True the forward returns (h, c_T, cache): the cache is last",
+    )
     Z, G, W_x, W_h = cache["Z"], cache["G"], cache["W_x"], cache["W_h"]
     N, T, D, H = cache["shape"]
     dtype = G.dtype

@@ -5,6 +5,7 @@ import numpy as np
 from ._common import (
     batch_first,
     buffers,
+    check_cache,
     check_shapes,
     chunks_backward,
     float_dtype,
@@ -74,6 +75,7 @@ def rnn_backward(dh, cache):
     The per-step d(pre-activation) is collected in a (T, N, H) buffer and the
     weight gradients and dx are a few large GEMMs after the time loop.
     """
+    check_cache("rnn_backward", cache, "W_xh", "rnn_forward")
     X1, Hs, W_xh, W_hh = cache["X1"], cache["Hs"], cache["W_xh"], cache["W_hh"]
     N, T, D, H = cache["shape"]
     dtype = Hs.dtype

@@ -7,7 +7,8 @@ A *cell* is named ``"rnn"``, ``"lstm"`` or ``"gru"``, or given as a pair
     backward(dh, cache) -> (dx, dh0, *dparams)
 
 ``params`` is the tuple of weights the cell's forward takes after ``h0``, e.g.
-``(W_x, W_h, b)``. LSTMs in these wrappers start from c0 = 0.
+``(W_x, W_h, b)``. LSTMs in these wrappers start from c0 = 0, but for a
+unidirectional stack, which takes ``c0s`` and keeps every layer's final cell state.
 """
 
 import numpy as np
@@ -130,25 +131,34 @@ def stacked_forward(cell, x, h0s, params, bidirectional=False, lengths=None, c0s
         lengths: optional (N,) real steps per row of a right-padded batch (see
             ``bidirectional_forward``); it also picks each row's final state.
         c0s: LSTM only, not bidirectional: one initial cell state (N, H_l) per layer
-            (``None`` entries or ``c0s=None`` mean zeros). With it, ``cache["c_T"]``
-            lists every layer's final cell state, so that truncated BPTT can carry
-            both states of a stacked LSTM from one chunk to the next.
+            (``None`` entries or ``c0s=None`` mean zeros). Truncated BPTT carries
+            both states of a stacked LSTM from one chunk to the next:
+            ``h0s=cache["h_T"], c0s=cache["c_T"]``; passing ``h0s`` alone restarts
+            every cell state from zero.
 
     Returns:
         h: (N, T, H_top) (or (N, T, 2 H_top)) outputs of the last layer.
         cache: dict for ``stacked_backward``; ``cache["h_T"]`` lists every
             layer's final state: (N, H_l), the state after each row's last real
-            step (for truncated BPTT); if ``bidirectional`` a pair (that state of
-            the forward direction, the reverse direction's state after reading the
-            whole row, at t = 0).
+            step (for truncated BPTT, or an encoder's states for a decoder); if
+            ``bidirectional`` a pair (that state of the forward direction, the
+            reverse direction's state after reading the whole row, at t = 0).
+            A unidirectional LSTM stack without ``lengths`` also has
+            ``cache["c_T"]``, every layer's final cell state (N, H_l).
     """
+    _check_layers("params", params, bidirectional)
     if h0s is None:  # zeros for every layer (the forwards take None for h0)
-        h0s = [(None, None) if bidirectional else None for _ in params]
-    if len(h0s) != len(params):
-        raise ValueError(f"stacked_forward: {len(h0s)} initial states for {len(params)} layers")
+        h0s = [None for _ in params]
+    if not isinstance(h0s, (list, tuple)) or len(h0s) != len(params):
+        got = f"{len(h0s)} initial states" if isinstance(h0s, (list, tuple)) else type(h0s).__name__
+        raise ValueError(
+            f"stacked_forward: h0s must be a list with one initial state per layer ({len(params)}), "
+            f"got {got}"
+        )
     forward, _ = get_cell(cell)
+    lstm_stack = forward is lstm_forward and not bidirectional
     if c0s is not None:
-        if forward is not lstm_forward or bidirectional:
+        if not lstm_stack:
             raise ValueError("stacked_forward: c0s is for a unidirectional LSTM stack")
         if len(c0s) != len(params):
             raise ValueError(
@@ -163,41 +173,121 @@ def stacked_forward(cell, x, h0s, params, bidirectional=False, lengths=None, c0s
     )
     caches, h_T = [], []
     h = x
-    for h0, p in zip(h0s, params):
+    for layer, (h0, p) in enumerate(zip(h0s, params)):
         if bidirectional:
-            h, layer_cache = bidirectional_forward(cell, h, h0[0], h0[1], p[0], p[1], lengths)
+            h0_f, h0_b = (None, None) if h0 is None else h0
+            h, layer_cache = bidirectional_forward(cell, h, h0_f, h0_b, p[0], p[1], lengths)
             H = layer_cache[1]
             h_T.append((h[rows, last, :H], h[:, 0, H:]))
-        elif c0s is not None:
-            h, layer_cache = lstm_forward(h, h0, *p, c0=c0s[len(caches)])
+        elif lstm_stack:
+            h, layer_cache = lstm_forward(h, h0, *p, c0=None if c0s is None else c0s[layer])
             h_T.append(h[rows, last])
         else:
             h, layer_cache = forward(h, h0, *p)
             h_T.append(h[rows, last])
         caches.append(layer_cache)
-    cache = {"cell": cell, "bidirectional": bidirectional, "layers": caches, "h_T": h_T}
-    if c0s is not None:
+    cache = {
+        "cell": cell,
+        "bidirectional": bidirectional,
+        "layers": caches,
+        "h_T": h_T,
+        "last": last,
+    }
+    if lstm_stack and lengths is None:  # with lengths, c after step T - 1 has read the padding
         cache["c_T"] = [layer_cache["c_T"] for layer_cache in caches]
     return h, cache
 
 
-def stacked_backward(dh, cache):
+def _check_layers(what, params, bidirectional):
+    """``params`` is a list with one entry per layer, not one layer's weights."""
+    per_layer = "pair (params_fwd, params_bwd)" if bidirectional else "weight tuple"
+    if not isinstance(params, (list, tuple)) or len(params) == 0:
+        raise ValueError(f"stacked_forward: {what} must be a list with one {per_layer} per layer")
+    if any(isinstance(p, np.ndarray) for p in params):
+        raise ValueError(
+            f"stacked_forward: {what} must be a list with one {per_layer} per layer, got a "
+            f"{type(params).__name__} of arrays (for one layer: "
+            f"{'[((W_x, W_h, b), (W_x_b, W_h_b, b_b))]' if bidirectional else '[(W_x, W_h, b)]'})"
+        )
+
+
+def stacked_backward(dh, cache, dh_T=None, dc_T=None):
     """Gradients of ``stacked_forward``.
 
-    Inputs: dh, upstream gradient w.r.t. the top layer's outputs; cache.
+    Inputs:
+        dh: upstream gradient w.r.t. the top layer's outputs.
+        cache: from ``stacked_forward``.
+        dh_T: optional, one upstream gradient per layer w.r.t. ``cache["h_T"]``
+            (an encoder whose final states start a decoder): (N, H_l), a pair if
+            bidirectional; ``None`` entries for layers whose final state is not used.
+        dc_T: optional, LSTM stacks with ``cache["c_T"]`` only: one upstream
+            gradient per layer w.r.t. ``cache["c_T"]`` (``None`` entries allowed).
+
     Returns: ``(dx, dh0s, dparams)``: dx (N, T, D); dh0s a list per layer
     (pairs if bidirectional); dparams a list per layer of gradient tuples
     (pairs of tuples if bidirectional), matching ``h0s`` and ``params``.
     """
     _, backward = get_cell(cache["cell"])
+    layers = cache["layers"]
+    dh_T = _per_layer("dh_T", dh_T, len(layers))
+    dc_T = _per_layer("dc_T", dc_T, len(layers))
+    if any(d is not None for d in dc_T) and "c_T" not in cache:
+        raise ValueError(
+            "stacked_backward: dc_T is for a unidirectional LSTM stack run without lengths"
+        )
+    for layer, (grad, final) in enumerate(zip(dh_T, cache["h_T"])):
+        pairs = zip(grad, final) if cache["bidirectional"] and grad is not None else [(grad, final)]
+        for g, f in pairs:
+            if g is not None and np.shape(g) != f.shape:
+                raise ValueError(
+                    f"stacked_backward: dh_T[{layer}] must have the shape of cache['h_T'][{layer}], "
+                    f"{f.shape}, got {np.shape(g)}"
+                )
+    for layer, g in enumerate(dc_T):
+        if g is not None and np.shape(g) != cache["c_T"][layer].shape:
+            raise ValueError(
+                f"stacked_backward: dc_T[{layer}] must have shape {cache['c_T'][layer].shape}, got {np.shape(g)}"
+            )
+    last = cache["last"]
     dh0s, dparams = [], []
-    for layer_cache in reversed(cache["layers"]):
+    for layer in reversed(range(len(layers))):
+        layer_cache = layers[layer]
+        if (
+            dh_T[layer] is not None
+        ):  # the final state is one of the layer's outputs: add to it there
+            dh = np.array(
+                dh, dtype=np.result_type(dh, np.float32)
+            )  # a copy: the caller's dh is kept
+            rows = np.arange(dh.shape[0])
+            if cache["bidirectional"]:
+                H = layer_cache[1]
+                dh_f, dh_b = dh_T[layer]
+                if dh_f is not None:
+                    dh[rows, last, :H] += dh_f
+                if dh_b is not None:
+                    dh[:, 0, H:] += dh_b
+            else:
+                dh[rows, last] += dh_T[layer]
         if cache["bidirectional"]:
             dh, dh0_f, dh0_b, dp_f, dp_b = bidirectional_backward(dh, layer_cache)
             dh0s.append((dh0_f, dh0_b))
             dparams.append((dp_f, dp_b))
         else:
-            dh, dh0, *dp = backward(dh, layer_cache)
+            if dc_T[layer] is not None:
+                dh, dh0, *dp = lstm_backward(dh, layer_cache, dc_T=dc_T[layer])
+            else:
+                dh, dh0, *dp = backward(dh, layer_cache)
             dh0s.append(dh0)
             dparams.append(tuple(dp))
     return dh, dh0s[::-1], dparams[::-1]
+
+
+def _per_layer(what, grads, L):
+    if grads is None:
+        return [None] * L
+    if not isinstance(grads, (list, tuple)) or len(grads) != L:
+        got = f"{len(grads)} entries" if isinstance(grads, (list, tuple)) else type(grads).__name__
+        raise ValueError(
+            f"stacked_backward: {what} must be a list with one entry per layer ({L}), got {got}"
+        )
+    return list(grads)

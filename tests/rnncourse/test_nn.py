@@ -737,3 +737,107 @@ def test_stacked_forward_takes_none_for_zero_initial_states(bidirectional):
         nn.stacked_forward("gru", x, h0s, [layer], bidirectional=bidirectional),
     )
     np.testing.assert_array_equal(h_none, h_zeros)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("with_lengths", [False, True])
+def test_stacked_backward_takes_gradients_of_the_final_states(cell, bidirectional, with_lengths):
+    """An encoder whose every layer's final state (and an LSTM's final cell state) feeds a decoder:
+    gradients w.r.t. cache["h_T"] and cache["c_T"] flow into every layer, lower ones included."""
+    rng = np.random.default_rng(29)
+    N, T, D, H = 2, 4, 3, 3
+    G, k = N_BLOCKS[cell], 2 if bidirectional else 1
+
+    def layer(d):
+        return tuple(rng.normal(size=s) * 0.5 for s in ((d, G * H), (H, G * H), (G * H,)))
+
+    x = rng.normal(size=(N, T, D))
+    params = [(layer(D), layer(D)), (layer(k * H), layer(k * H))] if bidirectional else [layer(D), layer(H)]
+    lengths = np.array([4, 2]) if with_lengths else None
+    h, cache = nn.stacked_forward(cell, x, None, params, bidirectional=bidirectional, lengths=lengths)
+    dout = rng.normal(size=h.shape)
+    dh_T = [tuple(rng.normal(size=(N, H)) for _ in range(2)) if bidirectional else rng.normal(size=(N, H))
+            for _ in range(2)]
+    dh_T[1] = None  # a layer whose final state is not used
+    carries_c = cell == "lstm" and not bidirectional and not with_lengths
+    assert ("c_T" in cache) is carries_c  # an LSTM stack keeps its cell states without being asked
+    dc_T = [rng.normal(size=(N, H)), None] if carries_c else None
+    dx, _, dparams = nn.stacked_backward(dout, cache, dh_T=dh_T, dc_T=dc_T)
+
+    def loss():
+        h, cache = nn.stacked_forward(cell, x, None, params, bidirectional=bidirectional, lengths=lengths)
+        total = np.sum(h * dout) + np.sum(np.asarray(cache["h_T"][0]) * np.asarray(dh_T[0]))
+        if carries_c:
+            total += np.sum(cache["c_T"][0] * dc_T[0])
+        return float(total)
+
+    def flat(nested):
+        return [nested] if isinstance(nested, np.ndarray) else [a for item in nested for a in flat(item)]
+
+    assert_gradients(loss, [x, *flat(params)], [dx, *flat(dparams)], [f"grad {i}" for i in range(7)])
+
+
+def test_stacked_lstm_final_cell_states_carry_a_chunk_without_c0s():
+    """cache["c_T"] is there without c0s, so the second chunk can start from both states."""
+    rng = np.random.default_rng(30)
+    x, h0, *p0 = make_inputs(rng, "lstm", N=2, T=6, D=3, H=4)
+    whole, _ = nn.stacked_forward("lstm", x, None, [tuple(p0)])
+    first, cache = nn.stacked_forward("lstm", x[:, :4], None, [tuple(p0)])
+    second, _ = nn.stacked_forward("lstm", x[:, 4:], cache["h_T"], [tuple(p0)], c0s=cache["c_T"])
+    np.testing.assert_allclose(np.concatenate([first, second], axis=1), whole, atol=1e-12)
+
+
+def test_stacked_wrappers_name_misplaced_arguments():
+    rng = np.random.default_rng(31)
+    x, h0, *p = make_inputs(rng, "gru", D=3, H=3)
+    with pytest.raises(ValueError, match=r"params must be a list with one weight tuple per layer, got a tuple of "
+                                         r"arrays \(for one layer: \[\(W_x, W_h, b\)\]\)"):
+        nn.stacked_forward("gru", x, [h0], tuple(p))
+    with pytest.raises(ValueError, match=r"h0s must be a list with one initial state per layer \(1\), got ndarray"):
+        nn.stacked_forward("gru", x, h0, [tuple(p)])
+    h, cache = nn.stacked_forward("gru", x, [None], [(tuple(p), tuple(p))], bidirectional=True)  # None: zeros
+    assert h.shape == (2, 4, 6)
+    with pytest.raises(ValueError, match=r"dh_T\[0\] must have the shape of cache\['h_T'\]\[0\], \(2, 3\), got \(3,\)"):
+        nn.stacked_backward(np.ones(h.shape), cache, dh_T=[(np.ones(3), None)])
+    with pytest.raises(ValueError, match="dc_T is for a unidirectional LSTM stack run without lengths"):
+        nn.stacked_backward(np.ones(h.shape), cache, dc_T=[np.ones((2, 3))])
+    with pytest.raises(ValueError, match=r"dh_T must be a list with one entry per layer \(1\), got 2 entries"):
+        nn.stacked_backward(np.ones(h.shape), cache, dh_T=[None, None])
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_backward_names_a_cache_that_is_not_its_own(cell):
+    rng = np.random.default_rng(32)
+    x, h0, *p = make_inputs(rng, cell)
+    forward, backward = nn.wrappers.CELLS[cell]
+    other = "gru" if cell != "gru" else "rnn"
+    _, other_cache = nn.wrappers.CELLS[other][0](*make_inputs(rng, other))
+    h, cache = forward(x, h0, *p)
+    with pytest.raises(TypeError, match=rf"cache must be the dict {cell}_forward returned, got a tuple of 2 "
+                                        rf"\(pass the cache alone: h, cache = {cell}_forward\(\.\.\.\)\)"):
+        backward(np.ones(h.shape), (h, cache))
+    with pytest.raises(TypeError, match=r"got another dict \(the cache of another layer's forward\?\)"):
+        backward(np.ones(h.shape), other_cache)
+    if cell == "gru":  # the two GRU conventions' caches are told apart too
+        x, h0, W_x, W_h, b = make_inputs(rng, "gru")
+        _, torch_cache = nn.gru_torch_forward(x, h0, W_x, W_h, b, b)
+        with pytest.raises(TypeError, match="cache must be the dict gru_forward returned, got another dict"):
+            nn.gru_backward(np.ones(h.shape), torch_cache)
+        with pytest.raises(TypeError, match="cache must be the dict gru_torch_forward returned, got another dict"):
+            nn.gru_torch_backward(np.ones(h.shape), cache)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_integer_inputs_do_not_promote_float32_weights(cell):
+    """A one-hot x of ints (or token ids) with float32 weights computes in float32, like an int8 x."""
+    rng = np.random.default_rng(33)
+    x, h0, *p = make_inputs(rng, cell, dtype=np.float32)
+    onehot = (x > 0).astype(np.int64)
+    forward = nn.wrappers.CELLS[cell][0]
+    h, _ = forward(onehot, h0, *p)
+    assert h.dtype == np.float32
+    np.testing.assert_allclose(h, forward(onehot.astype(np.float32), h0, *p)[0], rtol=1e-6)
+    out, _ = nn.linear_forward(onehot[:, 0], p[0], p[-1][: p[0].shape[1]])
+    assert out.dtype == np.float32
+    assert forward(onehot, h0.astype(np.float64), *p)[0].dtype == np.float32  # h0 is cast, not promoting
