@@ -117,7 +117,8 @@ def gru_backward(dh, cache):
     Returns:
         dx (N, T, D), dh0 (N, H), dW_x (D, 3H), dW_h (H, 3H), db (3H,).
     """
-    check_cache("gru_backward", cache, "RH", "gru_forward")  # RH (r * h_prev): not in a gru_torch cache
+    # RH (r * h_prev) is in no gru_torch_forward cache: the two conventions are told apart.
+    check_cache("gru_backward", cache, "RH", "gru_forward")
     X1, RZ, Nc, Hs, RH, W_x, W_h = (cache[k] for k in ("X1", "RZ", "Nc", "Hs", "RH", "W_x", "W_h"))
     N, T, D, H = cache["shape"]
     dtype = Hs.dtype

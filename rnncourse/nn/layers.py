@@ -113,6 +113,11 @@ def softmax_cross_entropy(scores, y, mask=None):
                 f"softmax_cross_entropy: mask must have y's shape {scores.shape[:-1]}, got {mask.shape}"
             )
         w = mask.reshape(-1).astype(dtype)
+        if np.any(w < 0) or not np.all(np.isfinite(w)):
+            raise ValueError(
+                "softmax_cross_entropy: mask must hold 0/1 (or non-negative, finite weights), got "
+                f"values from {w.min()} to {w.max()}"
+            )
         y = np.where(w != 0, y, 0)  # padding targets may be out of range
         count = float(w.sum())
     bad = (y < 0) | (y >= V)

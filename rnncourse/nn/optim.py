@@ -16,6 +16,7 @@ def clip_grad_norm(grads, max_norm):
     leaves the gradients as they are: an optimizer step would write NaN into every
     parameter (lower the learning rate, or look for a log(0) or an overflow).
     """
+    _check_dict("clip_grad_norm", "grads", grads)
     if not max_norm > 0:
         raise ValueError(f"clip_grad_norm: max_norm must be > 0, got {max_norm}")
     total = math.sqrt(sum(float(np.vdot(g, g)) for g in map(_float64, grads.values())))
@@ -36,10 +37,22 @@ def _float64(g):
     return g.astype(np.float64) if g.dtype != np.float64 else g
 
 
+def _check_dict(who, what, value):
+    if not isinstance(value, dict):
+        raise TypeError(
+            f"{who}: {what} must be a dict name -> array (e.g. {{'W_x': W_x, 'W_h': W_h, 'b': b}}), "
+            f"got {type(value).__name__}; put the arrays of nested lists or tuples (a stack's params) "
+            "into one dict under names of their own"
+        )
+
+
 def _check_pairs(who, params, grads, state):
-    """Every parameter has a gradient of its shape, no gradient is left over, and a name the
-    optimizer has state for still names the same array (two dicts sharing a name, such as an
-    encoder's and a decoder's "W", would otherwise share one Adam state)."""
+    """Every parameter has a gradient of its shape and finite values, no gradient is left over,
+    and a name the optimizer has state for still names the same array (two dicts sharing a name,
+    such as an encoder's and a decoder's "W", would otherwise share one Adam state). Nothing is
+    updated when a check fails."""
+    _check_dict(f"{who}.step", "params", params)
+    _check_dict(f"{who}.step", "grads", grads)
     missing = [k for k in params if k not in grads]
     extra = [k for k in grads if k not in params]
     if missing or extra:
@@ -52,6 +65,12 @@ def _check_pairs(who, params, grads, state):
             raise ValueError(
                 f"{who}.step: grads[{name!r}] has shape {np.shape(grads[name])}, "
                 f"params[{name!r}] {np.shape(param)}"
+            )
+        if not np.all(np.isfinite(grads[name])):
+            raise FloatingPointError(
+                f"{who}.step: grads[{name!r}] has NaN or inf entries; no parameter was updated (an "
+                "update would write them into the weights: lower the learning rate, clip the gradients, "
+                "or look for a log(0) or an overflow)"
             )
         owner = state.get(name)
         if owner is not None and owner is not param:

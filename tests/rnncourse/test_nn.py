@@ -841,3 +841,26 @@ def test_integer_inputs_do_not_promote_float32_weights(cell):
     out, _ = nn.linear_forward(onehot[:, 0], p[0], p[-1][: p[0].shape[1]])
     assert out.dtype == np.float32
     assert forward(onehot, h0.astype(np.float64), *p)[0].dtype == np.float32  # h0 is cast, not promoting
+
+
+@pytest.mark.parametrize("optimizer", [nn.SGD(learning_rate=0.1, momentum=0.9), nn.Adam()])
+def test_an_optimizer_refuses_nan_gradients_and_updates_nothing(optimizer):
+    params = {"W": np.ones((2, 2)), "b": np.zeros(2)}
+    before = {k: v.copy() for k, v in params.items()}
+    grads = {"W": np.ones((2, 2)), "b": np.array([0.0, np.nan])}
+    with pytest.raises(FloatingPointError, match=r"grads\['b'\] has NaN or inf entries; no parameter was updated"):
+        optimizer.step(params, grads)
+    for k in params:
+        np.testing.assert_array_equal(params[k], before[k])
+    with pytest.raises(TypeError, match=r"params must be a dict name -> array .* got list"):
+        optimizer.step([params["W"]], grads)
+
+
+def test_clip_grad_norm_names_a_list_and_the_loss_refuses_negative_mask_weights():
+    with pytest.raises(TypeError, match=r"clip_grad_norm: grads must be a dict name -> array .* got list"):
+        nn.clip_grad_norm([np.ones(3)], 1.0)
+    scores, y = np.zeros((2, 3, 4)), np.zeros((2, 3), dtype=int)
+    with pytest.raises(ValueError, match=r"mask must hold 0/1 \(or non-negative, finite weights\), got values from -1"):
+        nn.softmax_cross_entropy(scores, y, mask=np.array([[1, -1, 1], [1, 1, 0]]))
+    loss, _ = nn.softmax_cross_entropy(scores, y, mask=np.array([[1, 0.5, 1], [1, 1, 0]]))
+    assert np.isclose(loss, np.log(4))
