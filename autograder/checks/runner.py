@@ -259,8 +259,6 @@ def evaluate(
             and outputs_match(exercise, mistakes[i][m.key], actual_by_case[i])
         ]
     message = f"{headline(exercise, failed.message)} (case '{verdict['case']}')."
-    if crashed_later:
-        message += later_crash_note(crashed_later)
     if found:
         message += _known_mistake(found[0])
     elif maybe:
@@ -268,6 +266,8 @@ def evaluate(
         message += (
             f"\nOn this case your output equals what you get when {m.what}.\nHow to find it: {m.hint}."
         )
+    if crashed_later:  # after what explains the failing case, as the grade report says it
+        message += later_crash_note(crashed_later)
     return {
         "status": "fail",
         "findings": verdict["findings"],

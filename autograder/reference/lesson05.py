@@ -107,6 +107,11 @@ def _stacked_forward_mistake(kind):
                 h, layer_cache = rnn_forward(h, h0s[layer], *params[layer])
                 cache.append(layer_cache)
             return h, cache
+        if kind == "x_cast_to_float32":  # float64 again after the first layer, but rounded to ~7 digits
+            h = x.astype(np.float32)
+            for h0, layer_params in zip(h0s, params):
+                h, _ = rnn_forward(h, h0, *layer_params)
+            return h, None
         if kind == "lists_emptied":  # right values, but the caller's lists are empty afterwards
             h, cache = x, []
             while h0s:
@@ -137,6 +142,17 @@ def _stacked_backward_mistake(kind):
                 dh, dh0s[layer], *grads = rnn_backward(dh, cache[layer])
                 dparams[layer] = tuple(grads)
             return dh, dh0s, dparams
+        if kind == "reverse_returned":  # list.reverse() reverses in place and returns None
+            dh0s, dparams = [], []
+            for layer_cache in reversed(cache):
+                dh, dh0, *grads = rnn_backward(dh, layer_cache)
+                dh0s.append(dh0)
+                dparams.append(tuple(grads))
+            return dh, dh0s.reverse(), dparams.reverse()
+        if kind == "bottom_layer_missing":  # the loop stops before layer 0, or its cache never got in
+            cache = cache[1:]
+        elif kind == "cache_holds_top_layer_only":  # the forward's loop rebinds cache = layer_cache
+            cache = cache[-1]
         if kind == "cache_reversed_in_place":
             cache.reverse()
             dh0s, dparams = [], []
@@ -194,7 +210,7 @@ def _bidirectional_forward_mistake(kind):
         if kind == "summed":
             return h_f + h_b, None
         pair = [h_b, h_f] if kind == "concat_order" else [h_f, h_b]
-        return np.concatenate(pair, axis=2), None
+        return np.concatenate(pair, axis=1 if kind == "concat_time_axis" else 2), None
 
     return forward
 
@@ -203,11 +219,13 @@ def _bidirectional_backward_mistake(kind):
     def backward(dh, cache):
         cache_f, cache_b = cache
         H = dh.shape[1] if kind == "H_from_time_axis" else dh.shape[2] // 2
+        if kind == "dh_reversed_whole":  # dh = dh[:, ::-1] before the split: both halves in reversed time
+            dh = dh[:, ::-1]
         dh_f, dh_b = dh[:, :, :H], dh[:, :, H:]
         if kind == "halves_swapped":
             dh_f, dh_b = dh_b, dh_f
         dx_f, dh0_f, *dparams_f = rnn_backward(dh_f, cache_f)
-        dh_b_in = dh_b if kind in ("dh_b_not_reversed", "no_time_flips") else dh_b[:, ::-1]
+        dh_b_in = dh_b if kind in ("dh_b_not_reversed", "no_time_flips", "dh_reversed_whole") else dh_b[:, ::-1]
         dx_b, dh0_b, *dparams_b = rnn_backward(dh_b_in, cache_b)
         if kind == "dx_forward_only":
             dx = dx_f
@@ -233,6 +251,7 @@ MISTAKES = {
             "last_state_passed",
             "lists_emptied",
             "three_layers_hard_coded",
+            "x_cast_to_float32",
         )
     },
     "stacked_rnn_backward": {
@@ -250,6 +269,9 @@ MISTAKES = {
             "three_layers_hard_coded",
             "dparams_by_parameter",
             "cache_reversed_in_place",
+            "reverse_returned",
+            "bottom_layer_missing",
+            "cache_holds_top_layer_only",
         )
     },
     "bidirectional_rnn_forward": {
@@ -265,6 +287,7 @@ MISTAKES = {
             "feature_axis_reversed",
             "input_not_reversed",
             "summed",
+            "concat_time_axis",
         )
     },
     "bidirectional_rnn_backward": {
@@ -277,6 +300,7 @@ MISTAKES = {
             "dx_forward_only",
             "dx_averaged",
             "H_from_time_axis",
+            "dh_reversed_whole",
         )
     },
 }

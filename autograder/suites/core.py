@@ -410,6 +410,14 @@ def call_backward(
     """
     pristine_args, pristine_up = _copied(list(forward_args)), _copied(list(upstream))
     result = run_helper(helpers, forward, *forward_args, returns=returns)
+    if hasattr(result[-1], "__next__"):  # a generator, zip(...), reversed(...): read once, then empty
+        raise CallProblem(
+            "returns",
+            f"your {forward}, which the check runs first to build the cache, returned its cache as "
+            f"{article(type(result[-1]).__name__)}, an iterator that can be read only once (and not "
+            f"reversed); return a list or a tuple, e.g. list(...). Fix {forward} first (its own check "
+            f"is check.{forward})",
+        )
     # Its outputs as they are now (the cache itself is passed on untouched, whatever its type).
     result = (*(v.copy() if isinstance(v, np.ndarray) else v for v in result[:-1]), result[-1])
     try:
@@ -713,13 +721,25 @@ def compare_value(name: str, expected: Any, actual: Any, rtol: float, atol: floa
     if (err > limit).any():
         worst = np.unravel_index(int(np.argmax(err - limit)), err.shape) if err.ndim else ()
         worst_t = tuple(int(i) for i in worst)
+        # Right to 6 or 7 digits and no better: float32 rounding, which the printed values cannot show.
+        rounding = (
+            expected.dtype == np.float64
+            and actual.dtype == np.float64
+            and float(err.max()) <= 1e-6 * max(1.0, float(np.abs(expected).max()))
+        )
         findings.append(
             Finding(
                 "values",
                 False,
                 f"{name}: values differ; largest error {float(err.max()):.3g} "
                 f"(at index {worst_t}: expected {float(expected[worst_t]):.6g}, "
-                f"got {float(actual[worst_t]):.6g}); tolerance atol={atol:g}, rtol={rtol:g}",
+                f"got {float(actual[worst_t]):.6g}); tolerance atol={atol:g}, rtol={rtol:g}"
+                + (
+                    "; an error this small is about what float32's rounding (7 digits) gives: if a value "
+                    "passes through float32 on the way (.astype(np.float32), dtype=np.float32), keep float64"
+                    if rounding
+                    else ""
+                ),
             )
         )
         return findings

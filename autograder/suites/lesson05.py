@@ -166,6 +166,11 @@ STACKED_RNN_FORWARD = Exercise(
     graded=("h",),
     make_cases=_stacked_cases,
     call=_call_stacked_forward,
+    # Every correct answer composes the given rnn_forward, so it equals the reference to the last few
+    # bits: a tight tolerance makes float32 rounding inside (an error of ~1e-7) fail every case, not
+    # only the draws where some state lands near zero.
+    rtol=1e-9,
+    atol=1e-12,
     description="a stack of RNN layers: layer l reads the states of layer l - 1; returns the top layer's states",
     mistakes=(
         Mistake(
@@ -209,6 +214,13 @@ STACKED_RNN_FORWARD = Exercise(
             "three_layers_hard_coded",
             "the number of layers is fixed at 3 (h0s[2], params[2], range(3)) instead of taken from the lists",
             "a stack may have any number of layers: loop over zip(h0s, params), one layer per pair",
+        ),
+        Mistake(
+            "x_cast_to_float32",
+            "the inputs are cast to float32 (x.astype(np.float32)) before the layers run: h comes out as "
+            "float64 again, but every value is off by about 1e-7, float32's rounding",
+            "keep float64 throughout: drop the .astype(np.float32) (or dtype=np.float32); the given "
+            "rnn_forward keeps the precision of what it is given",
         ),
     ),
 )
@@ -421,6 +433,28 @@ STACKED_RNN_BACKWARD = Exercise(
             "walk reversed(cache) or cache[::-1]: both leave the forward pass's cache as it was, so a "
             "second backward call (a gradient check) still finds the layers in order",
         ),
+        Mistake(
+            "reverse_returned",
+            "dh0s and dparams are returned as what list.reverse() returns, which is None",
+            "list.reverse() (like append, insert and sort) changes the list in place and returns None: "
+            "return dh0s[::-1] and dparams[::-1], or call .reverse() on a line of its own and return the lists",
+        ),
+        Mistake(
+            "bottom_layer_missing",
+            "layer 0 is not backpropagated: dh0s and dparams stop at layer 1, and dx is the gradient "
+            "w.r.t. layer 0's states, not x",
+            "count the caches your stacked_rnn_forward returns: it must append one per layer, layer 0 too "
+            "(a layer 0 run before the loop is easily left out); then walk all of them, e.g. reversed(cache), "
+            "not range(L - 1, 0, -1), which stops before 0",
+        ),
+        Mistake(
+            "cache_holds_top_layer_only",
+            "the cache holds only the top layer's (x, h0, W_xh, W_hh, h), not one cache per layer, so "
+            "rnn_backward is handed a single array where it expects a layer's cache",
+            "look at your stacked_rnn_forward, which passes its own check because the cache is not graded "
+            "there: a loop that rebinds h, cache = rnn_forward(...) keeps only the last layer's cache; "
+            "append each layer's cache to a list and return the list",
+        ),
     ),
 )
 
@@ -485,6 +519,8 @@ BIDIRECTIONAL_RNN_FORWARD = Exercise(
     graded=("h",),
     make_cases=_bi_cases,
     call=_call_bi_forward,
+    rtol=1e-9,  # two calls of the given rnn_forward, like the stack's: float32 rounding fails every case
+    atol=1e-12,
     explain=_which_half,
     description="a bidirectional RNN layer: h[:, t] = [forward-direction state after x[:, :t+1], "
     "reverse-direction state after x[:, t:]], shape (N, T, 2H)",
@@ -542,6 +578,13 @@ BIDIRECTIONAL_RNN_FORWARD = Exercise(
             "summed",
             "the two directions are summed instead of concatenated, shape (N, T, H)",
             "concatenate along the last axis: np.concatenate([h_f, h_b], axis=2) has shape (N, T, 2H)",
+        ),
+        Mistake(
+            "concat_time_axis",
+            "the two directions are joined along the time axis (axis=1, or np.hstack, which joins 3-D "
+            "arrays on axis 1), shape (N, 2T, H)",
+            "join the features, not the steps: np.concatenate([h_f, h_b], axis=2) (or axis=-1) has shape "
+            "(N, T, 2H)",
         ),
     ),
 )
@@ -664,6 +707,13 @@ BIDIRECTIONAL_RNN_BACKWARD = Exercise(
             "H is read from the time axis (dh.shape[1], or axis 1 of a cached (N, T, H) array), so dh is "
             "split at T instead of H",
             "dh has shape (N, T, 2H), so H = dh.shape[2] // 2; axis 1 is time",
+        ),
+        Mistake(
+            "dh_reversed_whole",
+            "the whole dh is flipped in time (dh[:, ::-1]) before it is split, so the forward direction "
+            "gets its half in reversed time too",
+            "only the reverse direction ran on reversed time: the forward direction takes dh[:, :, :H] as "
+            "it is, the reverse direction dh[:, ::-1, H:]",
         ),
     ),
 )

@@ -437,6 +437,8 @@ def test_crash_after_a_failing_case_reports_the_failure_and_its_mistake():
     assert "Hint for that case: this is the first case whose layers have their own widths" in result["message"]
     lines = report_lines(EXERCISES["stacked_rnn_forward"], result, 5)
     assert any(line.strip().startswith("Hint for that case: this is the first case") for line in lines)
+    # the failing case's explanation first, then what comes next: the grade report's order too
+    assert result["message"].index("This looks like a known mistake") < result["message"].index("After that case")
 
 
 def _gru_forward_calling(step):
@@ -1075,3 +1077,35 @@ def test_a_forward_that_writes_into_a_cached_state_fails_its_own_check(name, reu
     ), result["message"]
     assert "(h_prev = h_next)" in result["message"]
     assert scope[step] is REFERENCE[step]  # the spy is gone
+
+
+def test_a_forward_returning_its_cache_as_a_generator_is_blamed_for_it():
+    """5.2 runs the learner's stacked_rnn_forward first: a generator cache (readable once, not
+    reversible) is named as that forward's fault, not as a crash of a correct backward."""
+    forward = REFERENCE["stacked_rnn_forward"]
+
+    def generator_cache(x, h0s, params):
+        h, cache = forward(x, h0s, params)
+        return h, (layer for layer in cache)
+
+    generator_cache.__name__ = "stacked_rnn_forward"
+    result = _evaluate("stacked_rnn_backward", REFERENCE["stacked_rnn_backward"], {"stacked_rnn_forward": generator_cache})
+    assert result["status"] == "fail"
+    assert "your stacked_rnn_forward, which the check runs first to build the cache, returned its cache as a " \
+        "generator, an iterator that can be read only once" in result["message"]
+    assert "Fix stacked_rnn_forward first (its own check is check.stacked_rnn_forward)" in result["message"]
+
+
+def test_an_error_of_float32_rounding_is_named_as_such():
+    """A float64 answer that went through float32 on the way is off by about 1e-7: too little to see in
+    the printed values, so the message says what such an error usually is."""
+    forward = REFERENCE["bidirectional_rnn_forward"]
+
+    def h0_in_float32(x, h0_f, h0_b, params_f, params_b):
+        return forward(x, h0_f.astype(np.float32), h0_b.astype(np.float32), params_f, params_b)
+
+    result = _evaluate("bidirectional_rnn_forward", h0_in_float32)
+    assert result["status"] == "fail"
+    assert "an error this small is about what float32's rounding (7 digits) gives" in result["message"]
+    wrong = _evaluate("bidirectional_rnn_forward", lambda *args: (forward(*args)[0] + 0.1, None))
+    assert "float32" not in wrong["message"]

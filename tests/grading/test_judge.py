@@ -321,3 +321,23 @@ def test_a_forward_that_writes_into_a_cached_state_scores_nothing(reusing_forwar
         result = _grade("gru_forward", {"gru_forward": forward, "gru_step_forward": scope["gru_step_forward"]})
         assert result.status == status
     assert "gru_forward changed a cache after gru_step_forward had returned it" in result.message
+
+
+def test_float32_rounding_and_a_generator_cache_are_named_in_the_grade_report():
+    forward = REFERENCE["bidirectional_rnn_forward"]
+
+    def h0_in_float32(x, h0_f, h0_b, params_f, params_b):
+        return forward(x, h0_f.astype(np.float32), h0_b.astype(np.float32), params_f, params_b)
+
+    result = _grade("bidirectional_rnn_forward", {"bidirectional_rnn_forward": h0_in_float32})
+    assert result.status == "fail" and "what float32's rounding (7 digits) gives" in result.message
+
+    stacked = REFERENCE["stacked_rnn_forward"]
+
+    def generator_cache(x, h0s, params):
+        h, cache = stacked(x, h0s, params)
+        return h, (layer for layer in cache)
+
+    ns = {"stacked_rnn_backward": REFERENCE["stacked_rnn_backward"], "stacked_rnn_forward": generator_cache}
+    result = _grade("stacked_rnn_backward", ns)
+    assert result.status == "fail" and "returned its cache as a generator" in result.message
