@@ -541,8 +541,12 @@ class Exercise:
     graded: tuple[str, ...]  # the subset of ``returns`` that is compared
     make_cases: Callable[[np.random.Generator], list[Case]]
     mistakes: tuple[Mistake, ...]
-    rtol: float = 1e-6
-    atol: float = 1e-8
+    # Tight: every correct float64 answer agrees with the reference to rounding (1e-13 or better,
+    # whatever the BLAS), while a computation that went through float32 is off by about 1e-7. A
+    # tolerance between the two makes float32 fail every case in both tiers, not some hidden seeds.
+    # Exercises whose answers are approximations (a numerical gradient) set their own.
+    rtol: float = 1e-9
+    atol: float = 1e-12
     # Other functions of the learner's that this one calls by itself (e.g.
     # rnn_output_forward calls softmax): named when it is "not attempted".
     uses: tuple[str, ...] = ()

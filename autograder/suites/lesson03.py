@@ -289,8 +289,6 @@ LSTM_STEP_BACKWARD = Exercise(
     needs=("lstm_step_forward",),
     call=_call_step_backward,
     returns_as="(dx, dh_prev, dc_prev, dW_x, dW_h, db)",
-    rtol=1e-6,
-    atol=1e-9,
     description="gradients of one LSTM step, given dh_next and dc_next and the cache of your "
     "lstm_step_forward; your backward is checked against your own forward, so the report names a "
     "wrong forward first (fix lstm_step_forward first), then counts the gradients that disagree "
@@ -470,8 +468,6 @@ LSTM_BACKWARD = Exercise(
     uses=("lstm_step_backward",),
     call=_call_backward,
     returns_as="(dx, dh0, dW_x, dW_h, db)",
-    rtol=1e-6,
-    atol=1e-9,
     description="backpropagation through time for the LSTM, given dh (N, T, H) and the cache of "
     "your lstm_forward; your backward is checked against your own forward, so the report names a "
     "wrong forward first (fix lstm_forward first), then counts the gradients that disagree with "

@@ -183,8 +183,6 @@ GRU_STEP_BACKWARD = Exercise(
     make_cases=_step_backward_cases,
     needs=("gru_step_forward",),
     call=_call_step_backward,
-    rtol=1e-6,
-    atol=1e-9,
     description="the gradients of one GRU step, from the cache of your gru_step_forward",
     mistakes=(
         Mistake(
@@ -363,8 +361,6 @@ GRU_BACKWARD = Exercise(
     uses=("gru_step_backward",),
     needs=("gru_forward",),
     call=_call_backward,
-    rtol=1e-6,
-    atol=1e-9,
     description="backpropagation through time for the GRU, from the cache of your gru_forward",
     mistakes=(
         Mistake(

@@ -166,11 +166,6 @@ STACKED_RNN_FORWARD = Exercise(
     graded=("h",),
     make_cases=_stacked_cases,
     call=_call_stacked_forward,
-    # Every correct answer composes the given rnn_forward, so it equals the reference to the last few
-    # bits: a tight tolerance makes float32 rounding inside (an error of ~1e-7) fail every case, not
-    # only the draws where some state lands near zero.
-    rtol=1e-9,
-    atol=1e-12,
     description="a stack of RNN layers: layer l reads the states of layer l - 1; returns the top layer's states",
     mistakes=(
         Mistake(
@@ -360,8 +355,6 @@ STACKED_RNN_BACKWARD = Exercise(
     call=_call_stacked_backward,
     returns_as="(dx, dh0s, dparams)",
     shown=_STACKED_SHOWN,
-    rtol=1e-6,
-    atol=1e-9,
     description="backward through a stack: (dx, dh0s, dparams) from the cache of your stacked_rnn_forward, "
     "for stacks of 2 to 4 layers (graded part by part: dx, then dh0s[l] and dparams[l] = (dW_xh, dW_hh, "
     "db_h) for each layer l of the case)",
@@ -519,8 +512,6 @@ BIDIRECTIONAL_RNN_FORWARD = Exercise(
     graded=("h",),
     make_cases=_bi_cases,
     call=_call_bi_forward,
-    rtol=1e-9,  # two calls of the given rnn_forward, like the stack's: float32 rounding fails every case
-    atol=1e-12,
     explain=_which_half,
     description="a bidirectional RNN layer: h[:, t] = [forward-direction state after x[:, :t+1], "
     "reverse-direction state after x[:, t:]], shape (N, T, 2H)",
@@ -665,8 +656,6 @@ BIDIRECTIONAL_RNN_BACKWARD = Exercise(
     call=_call_bi_backward,
     returns_as="(dx, dh0_f, dh0_b, dparams_f, dparams_b)",
     shown=_BI_SHOWN,
-    rtol=1e-6,
-    atol=1e-9,
     description="backward through a bidirectional layer: (dx, dh0_f, dh0_b, dparams_f, dparams_b) from "
     "the cache of your bidirectional_rnn_forward",
     mistakes=(
