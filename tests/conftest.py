@@ -49,3 +49,16 @@ def _reusing_forward(name, reuse=True):
 def reusing_forward():
     """``reusing_forward(name, reuse=True) -> (forward, its globals)``: see :func:`_reusing_forward`."""
     return _reusing_forward
+
+
+class _UnprintableError(Exception):
+    """A learner's exception class whose message cannot even be made: str() raises."""
+
+    def __str__(self):
+        raise RuntimeError("no message")
+
+
+@pytest.fixture
+def unprintable_error():
+    """An exception class whose str() raises, as a learner's own may."""
+    return _UnprintableError

@@ -980,18 +980,11 @@ def test_bidirectional_forward_says_which_half_is_wrong(half):
     assert says in message, message
 
 
-class _UnprintableError(Exception):
-    """A learner's exception class whose message cannot even be made: str() raises."""
-
-    def __str__(self):
-        raise RuntimeError("no message")
-
-
-def test_exception_whose_str_fails_is_reported_not_raised():
+def test_exception_whose_str_fails_is_reported_not_raised(unprintable_error):
     """The check reports such a crash like any other, on the first case or after a failing one."""
 
     def crashes(scores):
-        raise _UnprintableError()
+        raise unprintable_error()
 
     result = _evaluate("softmax", crashes)
     assert result["status"] == "error" and "softmax raised _UnprintableError on case" in result["message"]
@@ -1001,7 +994,7 @@ def test_exception_whose_str_fails_is_reported_not_raised():
     def fails_then_crashes(scores):
         calls.append(1)
         if len(calls) > 1:
-            raise _UnprintableError()
+            raise unprintable_error()
         return np.zeros_like(scores)
 
     result = _evaluate("softmax", fails_then_crashes)

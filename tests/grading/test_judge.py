@@ -276,14 +276,9 @@ def test_gradients_and_halves_are_named_in_the_grade_report_as_in_the_notebook()
     assert result.status == "fail" and "h[..., :4] matches, the reverse direction's half h[..., 4:] does not" in result.message
 
 
-class _UnprintableError(Exception):
-    def __str__(self):
-        raise RuntimeError("no message")
-
-
-def test_exception_whose_str_fails_is_judged_not_raised():
+def test_exception_whose_str_fails_is_judged_not_raised(unprintable_error):
     def crashes(scores):
-        raise _UnprintableError()
+        raise unprintable_error()
 
     result = _grade("softmax", {"softmax": crashes})
     assert result.status == "error" and result.points == 0 and "raised _UnprintableError" in result.message
