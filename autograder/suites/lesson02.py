@@ -492,6 +492,10 @@ RELATIVE_ERROR = Exercise(
     graded=("error",),
     make_cases=_relative_cases,
     call=lambda fn, inputs, helpers: _as_float(fn(inputs["a"], inputs["b"])),
+    # Looser than the default: a tiny epsilon in the denominator (+ 1e-12, the guard many write
+    # against 0 / 0) changes the result in its eighth digit, which no use of the number notices.
+    rtol=1e-6,
+    atol=1e-8,
     description="the largest entrywise |a - b| / (|a| + |b|), counting entries where both are 0 as 0",
     mistakes=(
         Mistake(

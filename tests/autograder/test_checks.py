@@ -1102,3 +1102,19 @@ def test_an_error_of_float32_rounding_is_named_as_such():
     assert "an error this small is about what float32's rounding (7 digits) gives" in result["message"]
     wrong = _evaluate("bidirectional_rnn_forward", lambda *args: (forward(*args)[0] + 0.1, None))
     assert "float32" not in wrong["message"]
+
+
+def test_harmless_epsilons_pass_where_the_tolerance_allows_them():
+    """The default tolerance is tight (float32 rounding fails), but an epsilon many write out of habit,
+    in a relative error's denominator or in PyTorch's max_norm / (norm + 1e-6), still passes."""
+
+    def relative_error(a, b):
+        return float(np.max(np.abs(a - b) / (np.abs(a) + np.abs(b) + 1e-8)))
+
+    def clip_by_global_norm(grads, max_norm):
+        total = float(np.sqrt(sum(np.sum(g * g) for g in grads)))
+        scale = max_norm / (total + 1e-6) if total > max_norm else 1.0
+        return [g * scale for g in grads], total
+
+    assert _evaluate("relative_error", relative_error)["status"] == "pass"
+    assert _evaluate("clip_by_global_norm", clip_by_global_norm)["status"] == "pass"
