@@ -62,3 +62,17 @@ class _UnprintableError(Exception):
 def unprintable_error():
     """An exception class whose str() raises, as a learner's own may."""
     return _UnprintableError
+
+
+def _layer_1_dW_xh_doubled(dh, cache):
+    """stacked_rnn_backward, right but for layer 1's dW_xh, which is doubled."""
+    dx, dh0s, dparams = REFERENCE["stacked_rnn_backward"](dh, cache)
+    dparams = [tuple(p) for p in dparams]
+    dparams[1] = (2 * dparams[1][0], *dparams[1][1:])
+    return dx, dh0s, dparams
+
+
+@pytest.fixture
+def layer_1_dW_xh_doubled():
+    """A stacked_rnn_backward whose only wrong gradient is dparams[1][0]."""
+    return _layer_1_dW_xh_doubled
