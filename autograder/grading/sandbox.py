@@ -202,14 +202,19 @@ def _restore_all(state: dict) -> None:
 
 
 def _drop_dead_holders(state: dict) -> None:
-    """Forget runs that died without restoring (SIGKILL, a power cut); if none is left, restore."""
+    """Forget runs that died without restoring (SIGKILL, a power cut), killing at once what their
+    children left running (not only when the last live run ends); if no run is left, restore."""
     alive = [h for h in state["holders"] if _process_start(h[0]) == h[1]]
-    if len(alive) < len(state["holders"]) and not alive and state["modes"]:
-        warn_always(
-            f"a grading run was killed while it hid {len(state['modes'])} path(s) from other users; "
-            "their permissions are restored now"
-        )
-        _restore_all(state)
+    if len(alive) < len(state["holders"]):
+        if can_isolate():
+            reap_orphans(shared_dirs=True)  # a live run's children are safe: their uids are locked
+        if not alive and state["modes"]:
+            warn_always(
+                f"a grading run was killed while it hid {len(state['modes'])} path(s) from other users; "
+                "their permissions are restored now"
+            )
+            _restore(state["modes"])
+            state["modes"] = {}
     state["holders"] = alive
 
 

@@ -76,6 +76,31 @@ def test_a_killed_run_is_repaired_by_the_next(paths, capsys):
     assert json.loads((sandbox.HIDDEN_STATE / "state.json").read_text()) == {"holders": [], "modes": {}}
 
 
+def test_a_killed_runs_orphans_are_reaped_while_another_run_still_grades(paths, monkeypatch):
+    """What a killed run's children left running dies when the next run starts, even if a third
+    run still holds the course hidden (it used to live on until that run ended)."""
+    course, _ = paths
+    reaped = []
+    monkeypatch.setattr(sandbox, "can_isolate", lambda: True)
+    monkeypatch.setattr(sandbox, "reap_orphans", lambda shared_dirs: reaped.append(shared_dirs) or [])
+    code = (
+        "import os\n"
+        "from pathlib import Path\n"
+        "from autograder.grading import sandbox\n"
+        f"sandbox.HIDDEN_STATE = Path({str(sandbox.HIDDEN_STATE)!r})\n"
+        f"with sandbox.hidden_by_permissions([Path({str(course)!r})], []):\n"
+        "    os._exit(9)\n"
+    )
+    with sandbox.hidden_by_permissions([course], []):  # a live run
+        subprocess.run([sys.executable, "-c", code], check=False, cwd=sandbox.COURSE)
+        assert reaped == []
+        with sandbox.hidden_by_permissions([], []):  # the next run notices the killed one
+            assert reaped == [True]
+            assert mode(course) == 0o750  # the live run still grades: still hidden
+        assert reaped == [True]
+    assert mode(course) == 0o755
+
+
 def test_a_path_that_was_never_readable_stays_so(paths):
     course, _ = paths
     course.chmod(0o700)
