@@ -768,8 +768,49 @@ def compare_outputs(
                 more = ""
             if more:
                 found[-1] = dataclasses.replace(last, message=f"{last.message}; {more}")
+        last = found[-1] if found else None
+        if last is not None and not last.ok and last.prop in ("shape", "values"):
+            more = _wrong_place(exercise, name, last.prop, expected, actual)
+            if more:
+                found[-1] = dataclasses.replace(last, message=f"{last.message}; {more}")
         findings += found
     return findings
+
+
+def _wrong_place(exercise: Exercise, name: str, prop: str, expected: Mapping[str, Any], actual: Mapping[str, Any]) -> str:
+    """When output ``name`` holds what another output should (returned in the wrong order, or
+    one output twice), a clause that says so; else "". A shape says so only for a swapped pair."""
+    mine, mine_expected = plain(actual.get(name)), expected[name]
+    if not isinstance(mine, np.ndarray) or not isinstance(mine_expected, np.ndarray):
+        return ""
+    close = _closeness(exercise)
+    order = exercise.returns_as or f"({', '.join(exercise.returns)})"
+    for other in exercise.graded:
+        theirs, theirs_expected = plain(actual.get(other)), expected[other]
+        if other == name or not isinstance(theirs_expected, np.ndarray) or theirs_expected.shape != mine.shape:
+            continue
+        swapped = isinstance(theirs, np.ndarray) and theirs.shape == mine_expected.shape
+        if prop == "shape":
+            if swapped:
+                return (
+                    f"that is the shape of {exercise.label(other)}, which got the shape of "
+                    f"{exercise.label(name)}: swapped? Return {order}"
+                )
+            continue
+        try:
+            with np.errstate(all="ignore"):
+                if not np.any(theirs_expected) or not close(mine, theirs_expected):  # all zeros: any slip gives those
+                    continue
+                swapped = swapped and close(theirs, mine_expected)
+        except (TypeError, ValueError):
+            continue
+        if swapped:
+            return (
+                f"these are the values of {exercise.label(other)}, which got those of "
+                f"{exercise.label(name)}: swapped? Return {order}"
+            )
+        return f"these are the values {exercise.label(other)} should have"
+    return ""
 
 
 def _closeness(exercise: Exercise) -> Callable[[Any, Any], bool]:

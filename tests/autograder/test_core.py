@@ -13,6 +13,7 @@ from autograder.suites.core import (
     _snapshot,
     call_keeping_inputs,
     call_on_cache,
+    compare_outputs,
     compare_value,
     decode,
     encode,
@@ -147,3 +148,48 @@ def test_changed_part_handles_object_and_string_arrays():
     assert _changed_part(held, names, "names") is None
     names[0] = "z"
     assert _changed_part(held, names, "names") == "names was written to"
+
+
+def _backward_outputs(rng, N=3, H=4):
+    """lstm_step_backward's outputs where D == H, so that dx, dh_prev and dc_prev share a shape."""
+    from autograder.suites import EXERCISES
+
+    exercise = EXERCISES["lstm_step_backward"]
+    shapes = {"dx": (N, H), "dh_prev": (N, H), "dc_prev": (N, H), "dW_x": (H, 4 * H), "dW_h": (H, 4 * H), "db": (4 * H,)}
+    expected = {name: rng.standard_normal(shapes.get(name, (N, H))) for name in exercise.graded}
+    return exercise, expected
+
+
+def _failing(findings):
+    return {f.message.split(":")[0]: f.message for f in findings if not f.ok}
+
+
+def test_outputs_returned_in_the_wrong_order_are_named():
+    """Swapped outputs are named as swapped (values or shapes), one output returned twice as such;
+    a slip that merely gives zeros where another output is zero, or a plain wrong value, is not."""
+    exercise, expected = _backward_outputs(np.random.default_rng(0))
+    order = "Return (dx, dh_prev, dc_prev, dW_x, dW_h, db)"
+
+    swapped = {**expected, "dh_prev": expected["dc_prev"], "dc_prev": expected["dh_prev"]}
+    failing = _failing(compare_outputs(exercise, expected, swapped))
+    assert sorted(failing) == ["dc_prev", "dh_prev"]
+    assert failing["dh_prev"].endswith(f"these are the values of dc_prev, which got those of dh_prev: swapped? {order}")
+    assert failing["dc_prev"].endswith(f"these are the values of dh_prev, which got those of dc_prev: swapped? {order}")
+
+    twice = {**expected, "dc_prev": expected["dh_prev"]}
+    failing = _failing(compare_outputs(exercise, expected, twice))
+    assert sorted(failing) == ["dc_prev"] and failing["dc_prev"].endswith("these are the values dh_prev should have")
+
+    shapes = {**expected, "dW_x": expected["db"], "db": expected["dW_x"]}
+    failing = _failing(compare_outputs(exercise, expected, shapes))
+    assert failing["dW_x"].endswith(f"that is the shape of db, which got the shape of dW_x: swapped? {order}")
+
+    wrong_shape = {**expected, "dW_x": expected["db"]}  # not a swap: no guess
+    assert "swapped" not in _failing(compare_outputs(exercise, expected, wrong_shape))["dW_x"]
+
+    zero = {**expected, "dc_prev": np.zeros_like(expected["dc_prev"])}
+    failing = _failing(compare_outputs(exercise, {**expected, "dh_prev": np.zeros_like(expected["dh_prev"])}, zero))
+    assert "should have" not in failing["dc_prev"]
+
+    off = {**expected, "dh_prev": expected["dh_prev"] * 2}
+    assert _failing(compare_outputs(exercise, expected, off))["dh_prev"].endswith("rtol=1e-09")

@@ -360,3 +360,17 @@ def test_float32_inside_fails_in_both_tiers_on_every_seed(name):
     for seed in range(4):
         result = _grade(name, {name: _in_float32(name)}, seed=seed)
         assert result.status == "fail" and "float32's rounding" in result.message
+
+
+def test_swapped_outputs_are_named_in_the_grade_report_as_in_the_notebook():
+    """Values stay hidden, so the report says which output holds which: h_next and c_next swapped."""
+    forward = REFERENCE["lstm_step_forward"]
+
+    def lstm_step_forward(*args):
+        h_next, c_next, cache = forward(*args)
+        return c_next, h_next, cache
+
+    result = _grade("lstm_step_forward", {"lstm_step_forward": lstm_step_forward})
+    assert result.status == "fail" and result.points == 0
+    assert "these are the values of c_next, which got those of h_next: swapped? Return (h_next, c_next, cache)" in result.message
+    assert "expected" not in result.message.split("values differ")[1]  # the hidden values stay hidden
