@@ -1,7 +1,7 @@
 """Benchmark rnncourse.nn's RNN, LSTM and GRU (forward + backward) against a per-gate
 NumPy baseline (bench/naive.py) and, when importable, torch.nn on the CPU.
 
-    python -m bench layers [--quick] [--rounds R] [--json PATH]
+    python -m bench layers [--quick] [--rounds R] [--json PATH] [--plot PATH]
 
 How it measures, and why:
 - NumPy and torch are timed in separate blocks, never call by call, so the two
@@ -298,6 +298,68 @@ def target_report(rows, largest):
     return lines
 
 
+def plot_speedups(rows, path):
+    """One panel per cell and dtype: how many times faster ours is than the per-gate version and
+    than torch at each shape (above 1: ours is faster), with the bound its GEMMs alone would give."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    fig, axes = plt.subplots(
+        len(DTYPES), len(CELLS), figsize=(4.2 * len(CELLS), 3.4 * len(DTYPES)), squeeze=False
+    )
+    for i, dtype in enumerate(DTYPES):
+        for j, cell in enumerate(CELLS):
+            ax = axes[i][j]
+            mine = [r for r in rows if r["cell"] == cell and r["dtype"] == dtype]
+            x = np.arange(len(mine))
+            naive_x = [r["naive_s"] / r["ours_s"] for r in mine]
+            ax.bar(x - 0.2, naive_x, 0.4, label="per-gate NumPy / ours", color="tab:blue")
+            ax.plot(
+                x[-1:] - 0.2,
+                [mine[-1]["naive_s"] / mine[-1]["gemm_s"]],
+                "k_",
+                markersize=14,
+                mew=2,
+                label="per-gate / ours' GEMMs alone: the most any NumPy layer could gain",
+            )
+            if any(r["torch_s"] for r in mine):
+                ax.bar(
+                    x + 0.2,
+                    [r["torch_s"] / r["ours_s"] if r["torch_s"] else 0 for r in mine],
+                    0.4,
+                    label="torch / ours",
+                    color="tab:orange",
+                )
+            ax.set_yscale("log", base=2)
+            ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}x"))
+            ax.axhline(1.0, color="grey", lw=1)
+            ax.hlines(
+                1.8,
+                x[-1] - 0.45,
+                x[-1] + 0.45,
+                color="tab:blue",
+                ls="--",
+                lw=1.5,
+                label="1.8x target over per-gate (largest shape)",
+            )
+            ax.set_xticks(
+                x, ["N={N} T={T}\nD={D} H={H}".format(**r["shape"]) for r in mine], fontsize=8
+            )
+            ax.set_title(f"{cell} {dtype}")
+            if j == 0:
+                ax.set_ylabel("ours is this many times faster")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, frameon=False)
+    fig.suptitle("rnncourse.nn forward + backward: best-of time ratios (above 1: ours is faster)")
+    fig.tight_layout(rect=(0, 0.08, 1, 0.97))
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m bench layers", description=__doc__.split("\n\n")[0]
@@ -309,6 +371,12 @@ def main(argv=None):
         "--rounds", type=int, default=None, help="NumPy/torch block pairs (default 5, quick 1)"
     )
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument(
+        "--plot",
+        metavar="PATH",
+        default=None,
+        help="also draw the speed ratios as a PNG (default for a full run: build/bench/layers.png)",
+    )
     args = parser.parse_args(argv)
 
     shapes = SHAPES[:2] if args.quick else SHAPES
@@ -422,6 +490,10 @@ def main(argv=None):
     else:
         for line in target_report(rows, shapes[-1]):
             print(line)
+    plot = args.plot or (None if args.quick else os.path.join("build", "bench", "layers.png"))
+    if plot:
+        plot_speedups(rows, plot)
+        print(f"Plot of the ratios: {plot}")
     if args.json:
         summary = {
             "threads": threads,

@@ -16,10 +16,11 @@ from bench import layers
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_bench_layers_quick_prints_a_row_per_cell():
-    """The quick benchmark exits 0 and prints a table row for lstm, gru and rnn."""
+def test_bench_layers_quick_prints_a_row_per_cell(tmp_path):
+    """The quick benchmark exits 0, prints a table row for lstm, gru and rnn, and draws its plot."""
+    plot = tmp_path / "plots" / "layers.png"
     result = subprocess.run(
-        [sys.executable, "-m", "bench", "layers", "--quick"],
+        [sys.executable, "-m", "bench", "layers", "--quick", "--plot", str(plot)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -30,6 +31,8 @@ def test_bench_layers_quick_prints_a_row_per_cell():
         assert re.search(rf"^\| {cell} \| float(32|64) \|", result.stdout, re.MULTILINE), (
             result.stdout
         )
+    assert f"Plot of the ratios: {plot}" in result.stdout
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
