@@ -399,12 +399,12 @@ def test_children_of_a_killed_grader_die_and_their_daemons_are_reaped(tmp_path, 
         uids = {os.stat(f"/proc/{pid}").st_uid for pid in found if os.path.exists(f"/proc/{pid}")}
         children = [pid for pid in found if _parent(pid) == proc.pid]
         assert children
-        proc.kill()
-        proc.wait()
-        # SIGKILL: the killed run's work and template folders are still there. Listed at once: another
-        # xdist worker's run removes them at its start (what is asserted below), and may do so any time now.
+        # The run's work and template folders, which SIGKILL leaves behind. Listed before the kill: after
+        # it, another xdist worker's run removes them at its start (what is asserted below) at any moment.
         left = [f for f in os.listdir(sandbox.tempfile.gettempdir()) if f.startswith((f"rnngrade-{proc.pid}-", f"rnngrade-template-{proc.pid}-"))]
         assert left
+        proc.kill()
+        proc.wait()
         time.sleep(1)
         # The child died with the grader. (Its daemon lives on until a run reaps it: under pytest-xdist,
         # another worker's run may do so at any moment, so only its end is asserted, below.)
