@@ -17,9 +17,9 @@ from autograder.grading.sample_edits import SAMPLE_EDITS
 
 
 def run(tmp_path, submitted=None, **kw):
+    kw.setdefault("assignment", LESSON)
     options = cli.Options(
         submitted=submitted,
-        assignment=LESSON,
         course=COURSE,
         db_url=f"sqlite:///{tmp_path / 'gradebook.db'}",
         output=tmp_path / "out",
@@ -121,6 +121,20 @@ def test_feedback_never_shows_hidden_inputs(sample_run):
                 for x in getattr(value, "flat", [value]):
                     if abs(x - round(x)) > 1e-3:
                         assert f"{x:.6g}" not in html
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lesson", samples.lessons(COURSE))
+def test_every_lessons_full_sample_scores_full_points_with_no_note(tmp_path, lesson):
+    """Every lesson grades, and its own cells run cleanly in the sandbox: a course cell that raises
+    (an import of what the grader hides, say) would put a note no one can act on before every student."""
+    built = samples.build_samples(COURSE, tmp_path / "built", lesson)[lesson]
+    shutil.copytree(built["sample-full"], tmp_path / "submitted" / "alice" / lesson)
+    result = run(tmp_path, tmp_path / "submitted", **{"assignment": lesson})
+    assert result.exit_code == 0
+    (graded,) = result.results
+    assert graded.score == samples.expected_scores(lesson)["sample-full"]
+    assert graded.notes == []
 
 
 @pytest.mark.slow
