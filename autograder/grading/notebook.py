@@ -191,8 +191,7 @@ def select_cells(source: NotebookNode, stubs: dict[str, str], submitted: dict, e
         grade_id = nbgrader_meta(cell).get("grade_id")
         if isinstance(grade_id, str):
             by_id.setdefault(grade_id, []).append(cell)
-    source_ids = {nbgrader_meta(c).get("grade_id") for c in source.cells}
-    added = sum(1 for c in submitted["cells"] if nbgrader_meta(c).get("grade_id") not in source_ids)
+    added = _added_code_cells(source, submitted)
 
     steps: list[Step] = []
     notes: list[str] = []
@@ -227,10 +226,34 @@ def select_cells(source: NotebookNode, stubs: dict[str, str], submitted: dict, e
             steps.append(Step("check", f"exercise '{name}'", exercise=name))
     if added:
         notes.append(
-            f"{added} cell(s) you added were not run during grading: only the solution cells "
+            f"{added} code cell(s) you added or changed outside the solution cells were not run during "
+            "grading: only the solution cells "
             "(and the course's own cells) are. Put everything your functions need inside them."
         )
     return Plan(steps, notes, assembled)
+
+
+def _added_code_cells(source: NotebookNode, submitted: dict) -> int:
+    """How many code cells of the submission are not the course's: a cell with a grade_id the course
+    lacks, a locked course cell the student edited, or a cell without a grade_id whose text is none of
+    the course's cells (a helper in a cell of the student's own). Solution and check cells are told
+    about elsewhere; empty cells do not count."""
+    by_id = {nbgrader_meta(c).get("grade_id"): c for c in source.cells}
+    course_texts = {cell_source(c).strip() for c in source.cells if c.cell_type == "code"}
+    added = 0
+    for cell in submitted["cells"]:
+        text = cell_source(cell).strip() if isinstance(cell, dict) else ""
+        if not text or cell.get("cell_type") != "code":
+            continue
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if not isinstance(grade_id, str):
+            added += text not in course_texts
+        elif grade_id not in by_id:
+            added += 1
+        else:
+            md = nbgrader_meta(by_id[grade_id])
+            added += not (md.get("solution") or md.get("grade")) and text != cell_source(by_id[grade_id]).strip()
+    return added
 
 
 def _student_solution(cell: NotebookNode, grade_id: str, theirs: list[dict], stubs: dict, notes: list) -> str:

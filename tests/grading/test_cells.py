@@ -1,0 +1,40 @@
+"""Which cells of a submission the grader runs, and what it tells the student about the rest."""
+
+from __future__ import annotations
+
+import copy
+
+import nbformat
+from conftest import COURSE, LESSON
+
+from autograder.grading import notebook, samples
+
+
+def _plan(nb):
+    source, _ = samples.load_pair(COURSE, LESSON)
+    stubs = notebook.release_stubs(source)
+    return notebook.select_cells(source, stubs, nb, list(stubs))
+
+
+def _added_note(plan):
+    notes = [n for n in plan.notes if "outside the solution cells were not run" in n]
+    return notes[0] if notes else None
+
+
+def test_cells_a_student_added_or_changed_are_named_in_the_feedback():
+    """A helper in a cell of the student's own (no grade_id) and an edit to a locked course cell are
+    never run, and the student is told so; blank cells, text cells and untouched course cells are
+    not counted (the note used to count only cells with a grade_id the course lacks)."""
+    _, release = samples.load_pair(COURSE, LESSON)
+    untouched = copy.deepcopy(release)
+    untouched.cells.append(nbformat.v4.new_code_cell("   \n"))
+    untouched.cells.append(nbformat.v4.new_markdown_cell("my notes"))
+    assert _added_note(_plan(untouched)) is None
+
+    mine = copy.deepcopy(release)
+    mine.cells.insert(3, nbformat.v4.new_code_cell("def my_sigmoid(a):\n    return 1 / (1 + np.exp(-a))"))
+    setup = next(c for c in mine.cells if c.cell_type == "code" and "import numpy" in c.source)
+    setup.source += "\nimport scipy"
+    note = _added_note(_plan(mine))
+    assert note is not None and note.startswith("2 code cell(s) you added or changed")
+    assert "Put everything your functions need inside them" in note
