@@ -10,6 +10,7 @@ one student's directory and returns plain results; recording them
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from pathlib import Path
 
@@ -161,6 +162,7 @@ def grade_submission(folder: Path, student: str, assignment: Assignment, runner:
                 result.notes += plan.notes
                 result.assembled = plan.assembled
                 result.exercises, faults, result.output = run_plan(plan, assignment, runner, slot)
+                result.exercises = [_explain_unrun(e, plan.unrun_names) for e in result.exercises]
                 result.notes += faults
         if result.error:
             result.exercises = [
@@ -169,6 +171,21 @@ def grade_submission(folder: Path, student: str, assignment: Assignment, runner:
         result.seconds = time.monotonic() - start
         results.append(result)
     return results
+
+
+_NAME_ERROR = re.compile(r"NameError: name '([^']+)' is not defined")
+
+
+def _explain_unrun(result: ExerciseResult, names: frozenset[str]) -> ExerciseResult:
+    """A NameError for a name the student defined only in a cell grading does not run says so."""
+    found = _NAME_ERROR.search(result.message) if names else None
+    if found is None or found.group(1) not in names:
+        return result
+    more = (
+        f"{found.group(1)} is defined in a cell of your own, which grading does not run: "
+        "move it into the solution cell that uses it"
+    )
+    return dataclasses.replace(result, message=f"{result.message}\n{more}", lines=[*result.lines, f"  → {more}"])
 
 
 def run_plan(plan: Plan, assignment: Assignment, runner: Runner, slot: int) -> tuple[list[ExerciseResult], list[str], str]:

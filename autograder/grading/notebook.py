@@ -48,6 +48,9 @@ class Plan:
     steps: list[Step]
     notes: list[str]
     assembled: NotebookNode  # source layout with the student's solutions: goes to autograded/
+    # Top-level names the student defined only in cells the grader does not run (a helper in a
+    # cell of their own): a NameError for one of them is explained where it happens.
+    unrun_names: frozenset[str] = frozenset()
 
 
 def nbgrader_meta(cell: dict) -> dict:
@@ -191,7 +194,7 @@ def select_cells(source: NotebookNode, stubs: dict[str, str], submitted: dict, e
         grade_id = nbgrader_meta(cell).get("grade_id")
         if isinstance(grade_id, str):
             by_id.setdefault(grade_id, []).append(cell)
-    added = _added_code_cells(source, submitted)
+    unrun = _added_code_cells(source, submitted)
 
     steps: list[Step] = []
     notes: list[str] = []
@@ -224,36 +227,59 @@ def select_cells(source: NotebookNode, stubs: dict[str, str], submitted: dict, e
     for name in exercises:  # an exercise without a check cell is graded at the end
         if name not in graded_here:
             steps.append(Step("check", f"exercise '{name}'", exercise=name))
-    if added:
+    if unrun:
         notes.append(
-            f"{added} code cell(s) you added or changed outside the solution cells were not run during "
+            f"{len(unrun)} code cell(s) you added or changed outside the solution cells were not run during "
             "grading: only the solution cells "
             "(and the course's own cells) are. Put everything your functions need inside them."
         )
-    return Plan(steps, notes, assembled)
+    return Plan(steps, notes, assembled, _defined_names(unrun))
 
 
-def _added_code_cells(source: NotebookNode, submitted: dict) -> int:
-    """How many code cells of the submission are not the course's: a cell with a grade_id the course
+def _added_code_cells(source: NotebookNode, submitted: dict) -> list[str]:
+    """The texts of the code cells of the submission are not the course's: a cell with a grade_id the course
     lacks, a locked course cell the student edited, or a cell without a grade_id whose text is none of
     the course's cells (a helper in a cell of the student's own). Solution and check cells are told
     about elsewhere; empty cells do not count."""
     by_id = {nbgrader_meta(c).get("grade_id"): c for c in source.cells}
     course_texts = {cell_source(c).strip() for c in source.cells if c.cell_type == "code"}
-    added = 0
+    added = []
     for cell in submitted["cells"]:
         text = cell_source(cell).strip() if isinstance(cell, dict) else ""
         if not text or cell.get("cell_type") != "code":
             continue
         grade_id = nbgrader_meta(cell).get("grade_id")
         if not isinstance(grade_id, str):
-            added += text not in course_texts
+            ours = text in course_texts
         elif grade_id not in by_id:
-            added += 1
+            ours = False
         else:
             md = nbgrader_meta(by_id[grade_id])
-            added += not (md.get("solution") or md.get("grade")) and text != cell_source(by_id[grade_id]).strip()
+            ours = bool(md.get("solution") or md.get("grade")) or text == cell_source(by_id[grade_id]).strip()
+        if not ours:
+            added.append(text)
     return added
+
+
+def _defined_names(texts: list[str]) -> frozenset[str]:
+    """Names that ``texts`` define at top level (def, class, assignment, import); parsed, never run."""
+    import ast
+
+    names: set[str] = set()
+    for text in texts:
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError):  # a cell magic, a typo: nothing to point at
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names.update((a.asname or a.name).split(".")[0] for a in node.names if a.name != "*")
+    return frozenset(names)
 
 
 def _student_solution(cell: NotebookNode, grade_id: str, theirs: list[dict], stubs: dict, notes: list) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 
 import nbformat
-from conftest import COURSE, LESSON
+from conftest import COURSE, LESSON, grade_notebook, notebook_with
 
 from autograder.grading import notebook, samples
 
@@ -38,3 +38,21 @@ def test_cells_a_student_added_or_changed_are_named_in_the_feedback():
     note = _added_note(_plan(mine))
     assert note is not None and note.startswith("2 code cell(s) you added or changed")
     assert "Put everything your functions need inside them" in note
+
+
+def test_a_name_defined_only_in_an_added_cell_is_explained_where_it_fails(lesson, runner):
+    """The NameError an exercise raises for a helper in a cell of the student's own says where the
+    helper is and what to do; the other exercises keep their points."""
+    nb = notebook_with(lesson, edits={"rnn_step_forward": lambda text: text.replace("np.tanh(", "my_tanh(")})
+    assert any("my_tanh(" in c.source for c in nb.cells)
+    nb.cells.insert(2, nbformat.v4.new_code_cell("import numpy as np\n\ndef my_tanh(a):\n    return np.tanh(a)"))
+    result = grade_notebook(lesson, runner, nb)
+    verdicts = {e.name: e for e in result.exercises}
+    step = verdicts["rnn_step_forward"]
+    assert step.points == 0 and "NameError: name 'my_tanh' is not defined" in step.message
+    assert step.message.endswith(
+        "my_tanh is defined in a cell of your own, which grading does not run: move it into the solution cell that uses it"
+    )
+    assert step.lines[-1].startswith("  → my_tanh is defined in a cell of your own")
+    assert any(n.startswith("1 code cell(s) you added or changed") for n in result.notes)
+    assert verdicts["softmax"].points == verdicts["softmax"].max_points
