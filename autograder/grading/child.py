@@ -247,6 +247,9 @@ def run_exercise(ns: dict, msg: dict) -> dict:
     if not callable(fn):
         return {"status": "missing"}
     helpers = {name: ns.get(name) for name in msg["needs"]}
+    for name, helper in helpers.items():
+        if not callable(helper):  # its cell was skipped, failed, or defines something else
+            return {"status": "helper_missing", "helper": name}
     exercise = EXERCISES[msg["name"]]
     graded = [msg["returns"].index(name) for name in msg["graded"]]
     results = []

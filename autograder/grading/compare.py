@@ -179,6 +179,15 @@ def judge(hidden: Hidden, reply: dict, memory_mb: int) -> ExerciseResult:
             f"{ex.name} is not defined when it is graded: its solution cell is missing, "
             "did not run, or does not define a function of that name",
         )
+    if status == "helper_missing" and reply.get("helper") in ex.needs:
+        helper = str(reply["helper"])
+        return _result(
+            hidden,
+            "error",
+            f"{ex.name} could not be checked: the check runs your {helper} first, and {helper} is not defined "
+            f"when it is graded (its solution cell is missing, did not run, or does not define it). "
+            + fix_first(helper),
+        )
     if status == "helper_error":
         if reply.get("helper") in ex.needs:
             message = helper_failed(ex, str(reply["helper"]), case_name, trace)["message"]

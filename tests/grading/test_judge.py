@@ -374,3 +374,17 @@ def test_swapped_outputs_are_named_in_the_grade_report_as_in_the_notebook():
     assert result.status == "fail" and result.points == 0
     assert "these are the values of c_next, which got those of h_next: swapped? Return (h_next, c_next, cache)" in result.message
     assert "expected" not in result.message.split("values differ")[1]  # the hidden values stay hidden
+
+
+def test_a_function_the_check_runs_first_that_is_not_defined_is_named():
+    """A forward whose cell never ran (skipped after an endless loop, say) is named as undefined,
+    not reported as "'NoneType' object is not callable" raised by a correct backward."""
+    result = _grade("bidirectional_rnn_backward", {"bidirectional_rnn_backward": REFERENCE["bidirectional_rnn_backward"]})
+    assert result.status == "error" and result.points == 0
+    assert result.message.startswith(
+        "bidirectional_rnn_backward could not be checked: the check runs your bidirectional_rnn_forward first, "
+        "and bidirectional_rnn_forward is not defined when it is graded"
+    )
+    assert "NoneType" not in result.message and result.message.endswith(
+        "Fix bidirectional_rnn_forward first (its own check is check.bidirectional_rnn_forward)."
+    )
