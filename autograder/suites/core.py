@@ -742,6 +742,8 @@ def compare_value(name: str, expected: Any, actual: Any, rtol: float, atol: floa
                     "; an error this small is about what float32's rounding (7 digits) gives: if a value "
                     "passes through float32 on the way (.astype(np.float32), dtype=np.float32), keep float64"
                     if rounding
+                    else "; every entry of it is 0: was it made with np.zeros and never filled in or added to?"
+                    if not np.any(actual) and np.any(expected)
                     else ""
                 ),
             )

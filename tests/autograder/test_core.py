@@ -193,3 +193,14 @@ def test_outputs_returned_in_the_wrong_order_are_named():
 
     off = {**expected, "dh_prev": expected["dh_prev"] * 2}
     assert _failing(compare_outputs(exercise, expected, off))["dh_prev"].endswith("rtol=1e-09")
+
+
+def test_an_output_of_zeros_is_named_as_such():
+    """A gradient that was allocated and never filled says so; a partly zero one does not."""
+    expected = np.linspace(-1, 1, 6).reshape(2, 3)
+    (*_, zeros) = compare_value("dW", expected, np.zeros((2, 3)), 1e-9, 1e-12)
+    assert not zeros.ok and zeros.message.endswith("every entry of it is 0: was it made with np.zeros and never filled in or added to?")
+    half = expected.copy()
+    half[0] = 0
+    (*_, partly) = compare_value("dW", expected, half, 1e-9, 1e-12)
+    assert not partly.ok and "np.zeros" not in partly.message
