@@ -45,8 +45,8 @@ class Options:
     assignment: str | None = None
     student: str | None = None
     course: Path = COURSE
-    db_url: str | None = None  # default: sqlite:///<course>/gradebook.db; "" for none
-    output: Path | None = None  # default: <course>/grading_output
+    db_url: str | None = None  # default: sqlite:///<course>/gradebook.db; "" for none (samples: see resolve)
+    output: Path | None = None  # default: <course>/grading_output (samples: <course>/grading_output/samples)
     autograded: Path | None = None  # default: <course>/autograded
     feedback: Path | None = None  # default: <course>/feedback
     jobs: int = 2
@@ -56,13 +56,21 @@ class Options:
     quiet: bool = False
 
     def resolve(self) -> Options:
+        """Defaults filled in. The samples (no ``submitted``) keep everything they write under
+        ``<output>/`` (default ``grading_output/samples/``): their own gradebook, autograded and
+        feedback folders and grades.csv, so that trying the grader never mixes with a class's grades."""
         o = dataclasses.replace(self)
         o.course = Path(o.course).resolve()
-        o.output = Path(o.output or o.course / "grading_output").resolve()
-        o.autograded = Path(o.autograded or o.course / "autograded").resolve()
-        o.feedback = Path(o.feedback or o.course / "feedback").resolve()
+        if o.submitted is None:
+            o.output = Path(o.output or o.course / "grading_output" / "samples").resolve()
+            home = o.output
+        else:
+            o.output = Path(o.output or o.course / "grading_output").resolve()
+            home = o.course
+        o.autograded = Path(o.autograded or home / "autograded").resolve()
+        o.feedback = Path(o.feedback or home / "feedback").resolve()
         if o.db_url is None:
-            o.db_url = f"sqlite:///{o.course / 'gradebook.db'}"
+            o.db_url = f"sqlite:///{home / 'gradebook.db'}"
         if o.seed is None:
             o.seed = secrets.randbits(32)
         return o
@@ -180,7 +188,7 @@ def _run_grading(options: Options) -> Run:
     if o.submitted is None:
         from autograder.grading import samples
 
-        o.submitted = o.output / "samples" / "submitted"
+        o.submitted = o.output / "submitted"
         built = samples.build_samples(o.course, o.submitted, o.assignment)
         samples.write_manifest(o.submitted.parent, built)
     o.submitted = Path(o.submitted).resolve()

@@ -304,15 +304,32 @@ def write_student_files(out: Path, feedback_dir: Path, results: list[NotebookRes
     (target / "results.json").write_text(json.dumps(gradescope_results(results), indent=1), encoding="utf-8")
 
 
+CSV_HEADER = ["student", "assignment", "notebook", "exercise", "points", "max_points", "status", "seed"]
+
+
 def write_csv(path: Path, all_results: list[NotebookResult]) -> None:
+    """The grades of this run, after the rows an earlier run wrote for other students or assignments
+    (grading lesson 05 after lesson 04 keeps lesson 04's rows; a student graded again is replaced)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as f:
+    graded = {(r.student, r.assignment) for r in all_results}
+    kept: list[list[str]] = []
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+        if rows and rows[0] == CSV_HEADER:
+            kept = [row for row in rows[1:] if len(row) == len(CSV_HEADER) and (row[0], row[1]) not in graded]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        kept = []  # none yet, or not ours: written afresh
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["student", "assignment", "notebook", "exercise", "points", "max_points", "status", "seed"])
+        w.writerow(CSV_HEADER)
+        w.writerows(kept)
         for r in all_results:
             for e in r.exercises:
                 w.writerow([r.student, r.assignment, r.notebook, e.name, f"{e.points:g}", f"{e.max_points:g}", e.status, r.seed])
             w.writerow([r.student, r.assignment, r.notebook, "TOTAL", f"{r.score:g}", f"{r.max_score:g}", "error" if r.error else "", r.seed])
+    os.replace(tmp, path)  # a run stopped while writing leaves the old file whole
 
 
 def score_table(all_results: list[NotebookResult]) -> str:
