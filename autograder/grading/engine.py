@@ -195,6 +195,7 @@ def run_plan(plan: Plan, assignment: Assignment, runner: Runner, slot: int) -> t
     skip: set[int] = set()
     notes: list[str] = []
     results: dict[str, ExerciseResult] = {}
+    failed_cells: dict[str, str] = {}  # label of a cell that raised or was stopped -> its note
     child: sandbox.Child | None = None
     output = ""
     spawns = 0
@@ -228,12 +229,14 @@ def run_plan(plan: Plan, assignment: Assignment, runner: Runner, slot: int) -> t
                     break
                 if isinstance(reply, sandbox.Fault):
                     notes.append(_cell_fault(step, reply, limits))
+                    failed_cells[step.label] = notes[-1]
                     skip.add(i)
                     output += child.output_text()
                     child.close()
                     child = None
                 elif reply.get("status") != "ok":
                     notes.append(_cell_error(step, reply, limits))
+                    failed_cells[step.label] = notes[-1]
             else:
                 hidden = assignment.hidden[step.exercise]
                 timeout = _within(limits.exercise_timeout, deadline)
@@ -266,8 +269,18 @@ def run_plan(plan: Plan, assignment: Assignment, runner: Runner, slot: int) -> t
                 ordered.append(dataclasses.replace(
                     compare._result(hidden, "crash", "it could not be graded: too many crashes before it"), graded=False
                 ))
+    ordered = [_blame_its_cell(r, assignment.hidden[r.name], failed_cells) for r in ordered]
     compare.note_failing_dependencies(ordered)
     return ordered, notes, output
+
+
+def _blame_its_cell(result: ExerciseResult, hidden: Hidden, failed_cells: dict[str, str]) -> ExerciseResult:
+    """An exercise that is "not defined" because its own solution cell raised (a SyntaxError) or was
+    stopped (an endless loop) says so where the student looks, not only in the notes."""
+    trouble = failed_cells.get(notebook.solution_label(result.name))
+    if trouble is None or result.status != "not_attempted" or not result.message.startswith(f"{result.name} is not defined"):
+        return result
+    return compare._result(hidden, "error", f"{result.name} is not defined when it is graded, because its solution cell failed: {trouble}")
 
 
 def _within(timeout: float, deadline: float) -> float:

@@ -208,7 +208,7 @@ def select_cells(source: NotebookNode, stubs: dict[str, str], submitted: dict, e
             assembled.cells[index].source = text
             if cell.cell_type == "code":
                 assembled.cells[index].outputs = []
-                steps.append(Step("cell", f"your solution cell '{grade_id}'", text, student=True))
+                steps.append(Step("cell", solution_label(grade_id), text, student=True))
             continue
         if cell.cell_type != "code":
             continue
@@ -234,6 +234,11 @@ def select_cells(source: NotebookNode, stubs: dict[str, str], submitted: dict, e
             "(and the course's own cells) are. Put everything your functions need inside them."
         )
     return Plan(steps, notes, assembled, _defined_names(unrun))
+
+
+def solution_label(grade_id: str) -> str:
+    """How the notes name a solution cell (its grade_id is the function's name)."""
+    return f"your solution cell '{grade_id}'"
 
 
 def _added_code_cells(source: NotebookNode, submitted: dict) -> list[str]:

@@ -56,3 +56,26 @@ def test_a_name_defined_only_in_an_added_cell_is_explained_where_it_fails(lesson
     assert step.lines[-1].startswith("  → my_tanh is defined in a cell of your own")
     assert any(n.startswith("1 code cell(s) you added or changed") for n in result.notes)
     assert verdicts["softmax"].points == verdicts["softmax"].max_points
+
+
+def test_an_exercise_whose_own_cell_failed_says_why_it_is_not_defined(lesson, short_runner):
+    """A SyntaxError, or an endless loop the grader stopped, in an exercise's own solution cell is
+    named in that exercise's verdict (it used to read "not attempted", the reason only in the notes)."""
+    nb = notebook_with(
+        lesson,
+        edits={
+            "softmax": lambda text: text.replace("def softmax(", "def softmax(("),
+            "count_rnn_parameters": lambda text: text + "\nwhile True:\n    pass",
+        },
+    )
+    result = grade_notebook(lesson, short_runner, nb)
+    verdicts = {e.name: e for e in result.exercises}
+    softmax = verdicts["softmax"]
+    assert softmax.status == "error" and softmax.points == 0
+    assert softmax.message.startswith(
+        "softmax is not defined when it is graded, because its solution cell failed: "
+        "your solution cell 'softmax' raised SyntaxError"
+    )
+    count = verdicts["count_rnn_parameters"]
+    assert count.status == "error" and "did not finish within" in count.message
+    assert verdicts["rnn_step_forward"].points == verdicts["rnn_step_forward"].max_points
