@@ -31,7 +31,7 @@ STATUS_WORDS = {
     "pass": "passed",
     "fail": "wrong values",
     "not_attempted": "not attempted",
-    "error": "crashed",
+    "error": "error",
     "timeout": "timeout",
     "memory": "memory limit",
     "crash": "crashed",
@@ -342,7 +342,7 @@ def score_table(all_results: list[NotebookResult]) -> str:
     return "\n\n".join(_table(name, rs) for name, rs in sorted(by_assignment.items()))
 
 
-SHORT = {"fail": "wrong", "not_attempted": "-", "error": "crash", "timeout": "time", "memory": "mem", "crash": "crash"}
+SHORT = {"fail": "wrong", "not_attempted": "-", "error": "error", "timeout": "time", "memory": "mem", "crash": "crash"}
 
 
 def _table(assignment: str, results: list[NotebookResult]) -> str:
