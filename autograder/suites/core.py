@@ -739,11 +739,11 @@ def compare_value(name: str, expected: Any, actual: Any, rtol: float, atol: floa
                 f"(at index {worst_t}: expected {float(expected[worst_t]):.6g}, "
                 f"got {float(actual[worst_t]):.6g}); tolerance atol={atol:g}, rtol={rtol:g}"
                 + (
-                    "; an error this small is about what float32's rounding (7 digits) gives: if a value "
+                    "; every entry of it is 0: was it made with np.zeros and never filled in or added to?"
+                    if not np.any(actual) and np.any(expected)
+                    else "; an error this small is about what float32's rounding (7 digits) gives: if a value "
                     "passes through float32 on the way (.astype(np.float32), dtype=np.float32), keep float64"
                     if rounding
-                    else "; every entry of it is 0: was it made with np.zeros and never filled in or added to?"
-                    if not np.any(actual) and np.any(expected)
                     else ""
                 ),
             )
@@ -772,7 +772,10 @@ def compare_outputs(
                 found[-1] = dataclasses.replace(last, message=f"{last.message}; {more}")
         last = found[-1] if found else None
         if last is not None and not last.ok and last.prop in ("shape", "values"):
-            more = _wrong_place(exercise, name, last.prop, expected, actual)
+            try:
+                more = _wrong_place(exercise, name, last.prop, expected, actual)
+            except Exception:  # noqa: BLE001 — a courtesy: an odd object must not hide the verdict
+                more = ""
             if more:
                 found[-1] = dataclasses.replace(last, message=f"{last.message}; {more}")
         findings += found
@@ -783,20 +786,27 @@ def _wrong_place(exercise: Exercise, name: str, prop: str, expected: Mapping[str
     """When output ``name`` holds what another output should (returned in the wrong order, or
     one output twice), a clause that says so; else "". A shape says so only for a swapped pair."""
     mine, mine_expected = plain(actual.get(name)), expected[name]
-    if not isinstance(mine, np.ndarray) or not isinstance(mine_expected, np.ndarray):
+    if not isinstance(mine, np.ndarray) or not isinstance(mine_expected, np.ndarray) or not name.isidentifier():
         return ""
     close = _closeness(exercise)
-    order = exercise.returns_as or f"({', '.join(exercise.returns)})"
+    # The order to return in, when ``returns`` names only what the learner returns (not the check's
+    # own counts and flags, nor outputs of another function of theirs that the check also compares).
+    order = exercise.returns_as or (
+        f"({', '.join(exercise.returns)})" if all(n.isidentifier() for n in exercise.returns) else ""
+    )
+    order = f" Return {order}" if order else ""
     for other in exercise.graded:
         theirs, theirs_expected = plain(actual.get(other)), expected[other]
-        if other == name or not isinstance(theirs_expected, np.ndarray) or theirs_expected.shape != mine.shape:
+        if other == name or not other.isidentifier():
+            continue
+        if not isinstance(theirs_expected, np.ndarray) or theirs_expected.shape != mine.shape:
             continue
         swapped = isinstance(theirs, np.ndarray) and theirs.shape == mine_expected.shape
         if prop == "shape":
             if swapped:
                 return (
                     f"that is the shape of {exercise.label(other)}, which got the shape of "
-                    f"{exercise.label(name)}: swapped? Return {order}"
+                    f"{exercise.label(name)}: swapped?{order}"
                 )
             continue
         try:
@@ -809,7 +819,7 @@ def _wrong_place(exercise: Exercise, name: str, prop: str, expected: Mapping[str
         if swapped:
             return (
                 f"these are the values of {exercise.label(other)}, which got those of "
-                f"{exercise.label(name)}: swapped? Return {order}"
+                f"{exercise.label(name)}: swapped?{order}"
             )
         return f"these are the values {exercise.label(other)} should have"
     return ""

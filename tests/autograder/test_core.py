@@ -204,3 +204,26 @@ def test_an_output_of_zeros_is_named_as_such():
     half[0] = 0
     (*_, partly) = compare_value("dW", expected, half, 1e-9, 1e-12)
     assert not partly.ok and "np.zeros" not in partly.message
+
+
+def test_a_swap_note_names_only_what_the_learner_returns():
+    """The order is given only where ``returns`` is what the learner returns (not the check's own
+    flags), and an output of the learner's forward that the backward's check also compares is never
+    offered as the swapped partner (the fix would be in the forward)."""
+    import dataclasses
+
+    exercise, expected = _backward_outputs(np.random.default_rng(1))
+    flagged = dataclasses.replace(exercise, returns=(*exercise.returns, "a flag the check counts"), returns_as="")
+    swapped = {**expected, "dh_prev": expected["dc_prev"], "dc_prev": expected["dh_prev"]}
+    assert _failing(compare_outputs(flagged, expected, swapped))["dh_prev"].endswith(
+        "these are the values of dc_prev, which got those of dh_prev: swapped?"
+    )
+    forward = next(n for n in exercise.graded if not n.isidentifier())  # e.g. h_next of your lstm_step_forward
+    from_forward = {**expected, "dh_prev": expected[forward]}
+    assert _failing(compare_outputs(exercise, expected, from_forward))["dh_prev"].endswith("rtol=1e-09")
+
+
+def test_zeros_are_named_before_a_float32_sized_error():
+    expected = np.full((2, 3), 1e-8)
+    (*_, zeros) = compare_value("dW", expected, np.zeros((2, 3)), 1e-9, 1e-12)
+    assert zeros.message.endswith("was it made with np.zeros and never filled in or added to?")
