@@ -176,15 +176,22 @@ def grade_submission(folder: Path, student: str, assignment: Assignment, runner:
 _NAME_ERROR = re.compile(r"NameError: name '([^']+)' is not defined")
 
 
-def _explain_unrun(result: ExerciseResult, names: frozenset[str]) -> ExerciseResult:
-    """A NameError for a name the student defined only in a cell grading does not run says so."""
+def _explain_unrun(result: ExerciseResult, names: dict[str, str]) -> ExerciseResult:
+    """A NameError for a name the student set only in a cell grading does not run says so."""
     found = _NAME_ERROR.search(result.message) if names else None
     if found is None or found.group(1) not in names:
         return result
-    more = (
-        f"{found.group(1)} is defined in a cell of your own, which grading does not run: "
-        "move it into the solution cell that uses it"
-    )
+    name = found.group(1)
+    if names[name] == "definition":
+        more = (
+            f"{name} is defined only in a cell grading does not run (one you added or changed): "
+            "move it into the solution cell that uses it"
+        )
+    else:
+        more = (
+            f"{name} is set only in a cell grading does not run (one you added or changed): a function "
+            "should work from its parameters, not from the notebook's variables"
+        )
     return dataclasses.replace(result, message=f"{result.message}\n{more}", lines=[*result.lines, f"  → {more}"])
 
 

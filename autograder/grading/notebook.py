@@ -50,7 +50,8 @@ class Plan:
     assembled: NotebookNode  # source layout with the student's solutions: goes to autograded/
     # Top-level names the student defined only in cells the grader does not run (a helper in a
     # cell of their own): a NameError for one of them is explained where it happens.
-    unrun_names: frozenset[str] = frozenset()
+    # name -> "definition" (def, class, import) or "value" (an assignment).
+    unrun_names: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def nbgrader_meta(cell: dict) -> dict:
@@ -266,25 +267,34 @@ def _added_code_cells(source: NotebookNode, submitted: dict) -> list[str]:
     return added
 
 
-def _defined_names(texts: list[str]) -> frozenset[str]:
-    """Names that ``texts`` define at top level (def, class, assignment, import); parsed, never run."""
+def _defined_names(texts: list[str]) -> dict[str, str]:
+    """Names that ``texts`` define at top level: "definition" for def, class and import, "value"
+    for an assignment. Parsed, never run; a cell that does not parse (or is huge, or so deeply
+    nested that the parser gives up) contributes nothing."""
     import ast
 
-    names: set[str] = set()
+    names: dict[str, str] = {}
     for text in texts:
+        if len(text) > 100_000:
+            continue
         try:
             tree = ast.parse(text)
-        except (SyntaxError, ValueError):  # a cell magic, a typo: nothing to point at
+        except Exception:  # noqa: BLE001 — SyntaxError, a cell magic, RecursionError, MemoryError
             continue
         for node in tree.body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                names.add(node.name)
+                names[node.name] = "definition"
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                for alias in node.names:
+                    if alias.name != "*":
+                        names[(alias.asname or alias.name).split(".")[0]] = "definition"
             elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
-            elif isinstance(node, (ast.Import, ast.ImportFrom)):
-                names.update((a.asname or a.name).split(".")[0] for a in node.names if a.name != "*")
-    return frozenset(names)
+                for target in targets:
+                    for n in ast.walk(target):
+                        if isinstance(n, ast.Name):
+                            names.setdefault(n.id, "value")
+    return names
 
 
 def _student_solution(cell: NotebookNode, grade_id: str, theirs: list[dict], stubs: dict, notes: list) -> str:

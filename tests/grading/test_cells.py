@@ -51,9 +51,10 @@ def test_a_name_defined_only_in_an_added_cell_is_explained_where_it_fails(lesson
     step = verdicts["rnn_step_forward"]
     assert step.points == 0 and "NameError: name 'my_tanh' is not defined" in step.message
     assert step.message.endswith(
-        "my_tanh is defined in a cell of your own, which grading does not run: move it into the solution cell that uses it"
+        "my_tanh is defined only in a cell grading does not run (one you added or changed): "
+        "move it into the solution cell that uses it"
     )
-    assert step.lines[-1].startswith("  → my_tanh is defined in a cell of your own")
+    assert step.lines[-1].startswith("  → my_tanh is defined only in a cell grading does not run")
     assert any(n.startswith("1 code cell(s) you added or changed") for n in result.notes)
     assert verdicts["softmax"].points == verdicts["softmax"].max_points
 
@@ -79,3 +80,21 @@ def test_an_exercise_whose_own_cell_failed_says_why_it_is_not_defined(lesson, sh
     count = verdicts["count_rnn_parameters"]
     assert count.status == "error" and "did not finish within" in count.message
     assert verdicts["rnn_step_forward"].points == verdicts["rnn_step_forward"].max_points
+
+
+def test_a_variable_set_only_in_an_added_cell_gets_advice_to_use_the_parameters():
+    """A solution that reads a notebook variable (b for b_h) is told to use its parameters, not to
+    move test data into the solution cell; a cell the parser cannot take (MemoryError) is no harm."""
+    _, release = samples.load_pair(COURSE, LESSON)
+    nb = copy.deepcopy(release)
+    nb.cells.insert(2, nbformat.v4.new_code_cell("b = np.zeros(5)\n\ndef helper():\n    pass"))
+    nb.cells.insert(3, nbformat.v4.new_code_cell("y = " + "not " * 20000 + "x"))
+    plan = _plan(nb)
+    assert plan.unrun_names == {"b": "value", "helper": "definition"}
+    assert _added_note(plan).startswith("2 code cell(s)")
+
+    from autograder.grading import compare, engine
+
+    failed = compare.ExerciseResult("rnn_step_forward", "1.1", 3.0, 0.0, "error", "raised NameError: name 'b' is not defined")
+    said = engine._explain_unrun(failed, plan.unrun_names).message
+    assert said.endswith("a function should work from its parameters, not from the notebook's variables")
