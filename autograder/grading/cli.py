@@ -46,7 +46,7 @@ class Options:
     student: str | None = None
     course: Path = COURSE
     db_url: str | None = None  # default: sqlite:///<course>/gradebook.db; "" for none (samples: see resolve)
-    output: Path | None = None  # default: <course>/grading_output (samples: <course>/grading_output/samples)
+    output: Path | None = None  # default: <course>/grading_output (the samples: its samples/ folder)
     autograded: Path | None = None  # default: <course>/autograded
     feedback: Path | None = None  # default: <course>/feedback
     jobs: int = 2
@@ -57,12 +57,13 @@ class Options:
 
     def resolve(self) -> Options:
         """Defaults filled in. The samples (no ``submitted``) keep everything they write under
-        ``<output>/`` (default ``grading_output/samples/``): their own gradebook, autograded and
-        feedback folders and grades.csv, so that trying the grader never mixes with a class's grades."""
+        ``<output>/samples/`` (default ``grading_output/samples/``): their own gradebook, autograded
+        and feedback folders and grades.csv, so that trying the grader never mixes with a class's
+        grades, whatever ``--output`` says."""
         o = dataclasses.replace(self)
         o.course = Path(o.course).resolve()
         if o.submitted is None:
-            o.output = Path(o.output or o.course / "grading_output" / "samples").resolve()
+            o.output = (Path(o.output or o.course / "grading_output") / "samples").resolve()
             home = o.output
         else:
             o.output = Path(o.output or o.course / "grading_output").resolve()

@@ -11,6 +11,7 @@ mistake.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
 import html
@@ -309,27 +310,47 @@ CSV_HEADER = ["student", "assignment", "notebook", "exercise", "points", "max_po
 
 def write_csv(path: Path, all_results: list[NotebookResult]) -> None:
     """The grades of this run, after the rows an earlier run wrote for other students or assignments
-    (grading lesson 05 after lesson 04 keeps lesson 04's rows; a student graded again is replaced)."""
+    (grading lesson 05 after lesson 04 keeps lesson 04's rows; a student graded again is replaced).
+
+    Runs that end at once take turns (a lock next to the file); a file this grader did not write
+    (another header, say after editing it in a spreadsheet) is kept beside it, never dropped."""
+    import fcntl
+    import tempfile
+    import time
+
     path.parent.mkdir(parents=True, exist_ok=True)
     graded = {(r.student, r.assignment) for r in all_results}
-    kept: list[list[str]] = []
-    try:
-        with path.open(newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
-        if rows and rows[0] == CSV_HEADER:
-            kept = [row for row in rows[1:] if len(row) == len(CSV_HEADER) and (row[0], row[1]) not in graded]
-    except (OSError, UnicodeDecodeError, csv.Error):
-        kept = []  # none yet, or not ours: written afresh
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(CSV_HEADER)
-        w.writerows(kept)
-        for r in all_results:
-            for e in r.exercises:
-                w.writerow([r.student, r.assignment, r.notebook, e.name, f"{e.points:g}", f"{e.max_points:g}", e.status, r.seed])
-            w.writerow([r.student, r.assignment, r.notebook, "TOTAL", f"{r.score:g}", f"{r.max_score:g}", "error" if r.error else "", r.seed])
-    os.replace(tmp, path)  # a run stopped while writing leaves the old file whole
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        kept: list[list[str]] = []
+        if path.exists():
+            try:
+                with path.open(newline="", encoding="utf-8-sig") as f:  # -sig: as a spreadsheet saves it
+                    rows = list(csv.reader(f))
+            except (OSError, UnicodeDecodeError, csv.Error):
+                rows = [["?"]]
+            if rows and rows[0] == CSV_HEADER:
+                kept = [row for row in rows[1:] if len(row) == len(CSV_HEADER) and (row[0], row[1]) not in graded]
+            elif rows:
+                aside = path.with_name(f"{path.stem}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}{path.suffix}")
+                os.replace(path, aside)
+                print(f"warning: {path} was not written by this grader (its header differs); it is kept as {aside}", file=sys.stderr)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+                w = csv.writer(f)
+                w.writerow(CSV_HEADER)
+                w.writerows(kept)
+                for r in all_results:
+                    for e in r.exercises:
+                        w.writerow([r.student, r.assignment, r.notebook, e.name, f"{e.points:g}", f"{e.max_points:g}", e.status, r.seed])
+                    w.writerow([r.student, r.assignment, r.notebook, "TOTAL", f"{r.score:g}", f"{r.max_score:g}", "error" if r.error else "", r.seed])
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)  # a run stopped while writing leaves the old file whole
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
 
 
 def score_table(all_results: list[NotebookResult]) -> str:

@@ -92,10 +92,10 @@ def test_samples_messages(sample_run):
 def test_samples_files_written(sample_run):
     """CSV rows per student x exercise plus totals, results.json, autograded notebooks."""
     tmp, result = sample_run
-    rows = list(csv.DictReader((tmp / "out" / "grades.csv").open()))
+    rows = list(csv.DictReader((tmp / "out" / "samples" / "grades.csv").open()))
     totals = {r["student"]: float(r["points"]) for r in rows if r["exercise"] == "TOTAL"}
     assert totals == samples.expected_scores(LESSON)
-    gs = json.loads((tmp / "out" / "results" / "sample-full" / LESSON / "results.json").read_text())
+    gs = json.loads((tmp / "out" / "samples" / "results" / "sample-full" / LESSON / "results.json").read_text())
     assert gs["score"] == samples.expected_scores(LESSON)["sample-full"]
     assert all({"name", "score", "max_score", "output", "visibility"} <= set(t) for t in gs["tests"])
     nb = nbformat.read(str(tmp / "autograded" / "sample-full" / LESSON / f"{LESSON}.ipynb"), as_version=4)
