@@ -490,10 +490,6 @@ def main(argv=None):
     else:
         for line in target_report(rows, shapes[-1]):
             print(line)
-    plot = args.plot or (None if args.quick else os.path.join("build", "bench", "layers.png"))
-    if plot:
-        plot_speedups(rows, plot)
-        print(f"Plot of the ratios: {plot}")
     if args.json:
         summary = {
             "threads": threads,
@@ -507,4 +503,8 @@ def main(argv=None):
         }
         with open(args.json, "w") as f:
             json.dump(summary, f, indent=1)
+    plot = args.plot or (None if args.quick else os.path.join("build", "bench", "layers.png"))
+    if plot:
+        plot_speedups(rows, plot)
+        print(f"Plot of the ratios: {plot}")
     return 0
