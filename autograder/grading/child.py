@@ -273,6 +273,9 @@ def run_exercise(ns: dict, msg: dict) -> dict:
             result = {"value": describe(raw, np, encode)}
         elif isinstance(raw, (tuple, list)):
             result = {"tuple": len(raw), "items": {str(i): describe(raw[i], np, encode) for i in graded if i < len(raw)}}
+            for i in range(min(len(raw), len(msg["returns"]))):  # the cache: only its shape, which can tell a swap
+                if i not in graded and isinstance(raw[i], np.ndarray) and raw[i].ndim <= 32:
+                    result["items"][str(i)] = {"big": True, "shape": list(raw[i].shape), "dtype": str(raw[i].dtype)[:40]}
             if isinstance(raw, list):
                 result["list"] = True
         else:

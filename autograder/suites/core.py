@@ -771,6 +771,10 @@ def compare_outputs(
             if more:
                 found[-1] = dataclasses.replace(last, message=f"{last.message}; {more}")
         last = found[-1] if found else None
+        if last is not None and not last.ok and last.prop == "type":
+            more = _ungraded_in_place(exercise, name, expected, actual)
+            if more:
+                found[-1] = dataclasses.replace(last, message=f"{last.message}; {more}")
         if last is not None and not last.ok and last.prop in ("shape", "values"):
             try:
                 more = _wrong_place(exercise, name, last.prop, expected, actual)
@@ -822,6 +826,27 @@ def _wrong_place(exercise: Exercise, name: str, prop: str, expected: Mapping[str
                 f"{exercise.label(name)}: swapped?{order}"
             )
         return f"these are the values {exercise.label(other)} should have"
+    return ""
+
+
+def _ungraded_in_place(exercise: Exercise, name: str, expected: Mapping[str, Any], actual: Mapping[str, Any]) -> str:
+    """When output ``name`` is not an array and an output that is not compared (the cache) is an
+    array of exactly ``name``'s shape, the two were most likely returned in the wrong order."""
+    mine_expected = expected.get(name)
+    if isinstance(plain(actual.get(name)), np.ndarray) or not isinstance(mine_expected, np.ndarray):
+        return ""
+    if not all(n.isidentifier() for n in exercise.returns):
+        return ""
+    order = exercise.returns_as or f"({', '.join(exercise.returns)})"
+    for other in exercise.returns:
+        if other in exercise.graded:
+            continue
+        theirs = actual.get(other)
+        if isinstance(theirs, np.ndarray) and theirs.shape == mine_expected.shape:
+            return (
+                f"what you return as {other} is an array of {exercise.label(name)}'s shape, "
+                f"{tuple(mine_expected.shape)}: in the wrong order? Return {order}"
+            )
     return ""
 
 

@@ -376,6 +376,40 @@ def test_swapped_outputs_are_named_in_the_grade_report_as_in_the_notebook():
     assert "expected" not in result.message.split("values differ")[1]  # the hidden values stay hidden
 
 
+@pytest.mark.parametrize("name", ["rnn_step_forward", "lstm_step_forward", "gru_forward"])
+def test_the_state_and_its_cache_returned_in_the_wrong_order_are_named_in_both_tiers(name):
+    """(cache, h_next) instead of (h_next, cache): the cache is not compared, but its shape says what
+    happened. The notebook and the grade report say the same; a plain wrong type does not get it."""
+    from autograder.checks.runner import evaluate, load_fixture
+
+    forward = REFERENCE[name]
+
+    def cache_first(*args):
+        *states, cache = forward(*args)
+        return (cache, *states)
+
+    cache_first.__name__ = name
+    exercise = EXERCISES[name]
+    first = exercise.returns[0]
+    clause = f"what you return as cache is an array of {first}'s shape"
+    order = f"in the wrong order? Return ({', '.join(exercise.returns)})"
+    notebook = evaluate(exercise, cache_first, *load_fixture(exercise))
+    assert notebook["status"] == "fail" and clause in notebook["message"] and order in notebook["message"]
+    result = _grade(name, {name: cache_first})
+    assert result.status == "fail" and result.points == 0
+    assert clause in result.message and order in result.message
+
+    def a_list(*args):  # h as a list of arrays, the cache right: no guess about the order
+        *states, cache = forward(*args)
+        return (list(states[0]), *states[1:], cache)
+
+    a_list.__name__ = name
+    notebook = evaluate(exercise, a_list, *load_fixture(exercise))
+    assert notebook["status"] == "fail" and "got list" in notebook["message"] and "order" not in notebook["message"]
+    result = _grade(name, {name: a_list})
+    assert result.status == "fail" and "got list" in result.message and "order" not in result.message
+
+
 def test_a_function_the_check_runs_first_that_is_not_defined_is_named():
     """A forward whose cell never ran (skipped after an endless loop, say) is named as undefined,
     not reported as "'NoneType' object is not callable" raised by a correct backward."""
