@@ -227,3 +227,21 @@ def test_zeros_are_named_before_a_float32_sized_error():
     expected = np.full((2, 3), 1e-8)
     (*_, zeros) = compare_value("dW", expected, np.zeros((2, 3)), 1e-9, 1e-12)
     assert zeros.message.endswith("was it made with np.zeros and never filled in or added to?")
+
+
+def test_every_exercise_whose_outputs_include_the_checks_own_says_what_the_learner_returns():
+    """Where ``returns`` lists counts and flags the check adds (or parts of another function's
+    outputs), ``returns_as`` says what the learner's function returns: the report's "returns ..."
+    line and the order a swap note gives come from it. Without it, a swap in rnn_step_backward
+    was named but the order to return in was not."""
+    from autograder.suites import EXERCISES
+
+    missing = [n for n, e in EXERCISES.items() if not all(r.isidentifier() for r in e.returns) and not e.returns_as]
+    assert missing == []
+    exercise = EXERCISES["rnn_step_backward"]
+    rng = np.random.default_rng(2)
+    expected = {name: rng.standard_normal((3, 3)) for name in exercise.graded[:5]}
+    expected.update({name: 0 for name in exercise.graded[5:]})  # the check's own counts and flags
+    swapped = {**expected, "dW_xh": expected["dW_hh"], "dW_hh": expected["dW_xh"]}
+    failing = _failing(compare_outputs(exercise, expected, swapped))
+    assert failing["dW_xh"].endswith("swapped? Return (dx, dh_prev, dW_xh, dW_hh, db_h)")
