@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import math
 import re
 import types
 import warnings
@@ -76,9 +77,7 @@ def run_helper(helpers: Mapping[str, Callable], name: str, *args: Any, returns: 
         raise HelperFailed(name, exc) from exc
     count = returns.count(",") + 1
     if returns and not (isinstance(result, (tuple, list)) and len(result) == count):
-        got = f"{article(type(result).__name__)} of {len(result)}" if isinstance(result, (tuple, list)) else (
-            article(type(result).__name__)
-        )
+        got = described(result, returned=True)
         raise CallProblem(
             "returns",
             f"your {name}, which the check runs first to build the cache, returned {got}; it should "
@@ -91,6 +90,37 @@ def article(word: str) -> str:
     """``word`` with its indefinite article, by sound: "a list", "an int", "an ndarray" (en-dee-array)."""
     vowel_sound = word[:1].lower() in "aeiou" or word.lower().startswith("nd")
     return f"{'an' if vowel_sound else 'a'} {word}"
+
+
+NONE_RETURNED = "None (a function that ends without a return statement returns None: is yours missing?)"
+
+
+def described(value: Any, count: bool = True, returned: bool = False) -> str:
+    """A value of the wrong kind as a message names it: "a tuple of 3", "an ndarray", "None". By the
+    type's name, so a stand-in the grader rebuilt from the child's reply (whose type only has the
+    name) reads the same. ``count=False`` leaves out a tuple's length, which the grader keeps only
+    for the value a function returns; ``returned`` (it is that value) gives None's usual cause."""
+    kind = type(value).__name__
+    if kind == "NoneType":
+        return NONE_RETURNED if returned else "None"
+    if count and isinstance(value, (tuple, list)):
+        return f"{article(kind)} of {len(value)}"
+    return article(kind)
+
+
+def shape_hint(expected: tuple[int, ...], actual: tuple[int, ...]) -> str:
+    """What a wrong shape most likely comes from, when its sizes say: "" when they say nothing."""
+    if sorted(expected) == sorted(actual):
+        if len(actual) == 2:
+            return "the same sizes in another order: transposed (a matmul's factors the other way round, or a .T too many)?"
+        return "the same sizes in another order: are two axes swapped (batch and time exchanged, or a transpose)?"
+    if tuple(d for d in expected if d != 1) == tuple(d for d in actual if d != 1):
+        if len(actual) > len(expected):
+            return "an extra axis of size 1 (from keepdims=True, [None] or a reshape?)"
+        return "an axis of size 1 is missing (dropped by np.squeeze, or by indexing with [i] where [i:i+1] keeps it?)"
+    if math.prod(expected) == math.prod(actual):
+        return "the right number of entries in another shape: flattened or reshaped on the way?"
+    return ""
 
 
 @dataclasses.dataclass
@@ -628,9 +658,11 @@ def unpack(exercise: Exercise, result: Any) -> tuple[dict[str, Any], Finding]:
             return {}, Finding(
                 "returns", False, f"{exercise.name} should return {names[0]} alone, got a tuple of {len(result)}"
             )
+        if type(result).__name__ == "NoneType":  # the function's own return value: say why it may be None
+            return {}, Finding("returns", False, f"{exercise.name} should return {names[0]}, got {NONE_RETURNED}")
         return {names[0]: result}, Finding("returns", True, f"returns {names[0]}")
     if not isinstance(result, (tuple, list)) or len(result) != len(names):  # a list of the right length is fine
-        got = f"{article(type(result).__name__)} of {len(result)}" if isinstance(result, (tuple, list)) else type(result).__name__
+        got = described(result, returned=True)
         return {}, Finding(
             "returns",
             False,
@@ -661,10 +693,10 @@ def compare_value(name: str, expected: Any, actual: Any, rtol: float, atol: floa
     if expected is None:
         if actual is None:
             return findings
-        return [Finding("returns", False, f"{name}: this case has no {name}, got {article(type(actual).__name__)}")]
+        return [Finding("returns", False, f"{name}: this case has no {name}, got {described(actual, count=False)}")]
     if _is_integer(expected):
         if not _is_integer(actual):
-            got = type(actual).__name__
+            got = described(actual, count=False)
             if isinstance(actual, (float, np.floating)) and float(actual) == int(expected):
                 got += " (the right number: return it as an int, e.g. int(...) or with // instead of /)"
             findings.append(Finding("type", False, f"{name}: expected an integer, got {got}"))
@@ -678,9 +710,10 @@ def compare_value(name: str, expected: Any, actual: Any, rtol: float, atol: floa
 
     expected = np.asarray(expected)
     if not isinstance(actual, np.ndarray):
-        findings.append(
-            Finding("type", False, f"{name}: expected a numpy array, got {type(actual).__name__}")
-        )
+        got = described(actual, count=False)
+        if type(actual).__name__ == "list":
+            got += " (np.stack joins a list of arrays into one array, along the axis you give it)"
+        findings.append(Finding("type", False, f"{name}: expected a numpy array, got {got}"))
         return findings
     findings.append(Finding("type", True, f"{name} is a numpy array"))
     if actual.shape != expected.shape:
@@ -688,7 +721,8 @@ def compare_value(name: str, expected: Any, actual: Any, rtol: float, atol: floa
             Finding(
                 "shape",
                 False,
-                f"{name}: expected shape {tuple(expected.shape)}, got {tuple(actual.shape)}",
+                f"{name}: expected shape {tuple(expected.shape)}, got {tuple(actual.shape)}"
+                + (f"; {hint}" if (hint := shape_hint(expected.shape, actual.shape)) else ""),
             )
         )
         return findings
@@ -771,16 +805,22 @@ def compare_outputs(
             if more:
                 found[-1] = dataclasses.replace(last, message=f"{last.message}; {more}")
         last = found[-1] if found else None
+        label = exercise.label(name)
         if last is not None and not last.ok and last.prop == "type":
             more = _ungraded_in_place(exercise, name, expected, actual)
-            if more:
-                found[-1] = dataclasses.replace(last, message=f"{last.message}; {more}")
+            if more:  # said instead of the generic hint: what went where
+                got = described(plain(actual.get(name)), count=False)
+                found[-1] = dataclasses.replace(last, message=f"{label}: expected a numpy array, got {got}; {more}")
         if last is not None and not last.ok and last.prop in ("shape", "values"):
             try:
                 more = _wrong_place(exercise, name, last.prop, expected, actual)
             except Exception:  # noqa: BLE001 — a courtesy: an odd object must not hide the verdict
                 more = ""
-            if more:
+            if more and last.prop == "shape":  # said instead of the generic hint: what went where
+                mine = plain(actual[name])
+                base = f"{label}: expected shape {tuple(np.shape(expected[name]))}, got {tuple(mine.shape)}"
+                found[-1] = dataclasses.replace(last, message=f"{base}; {more}")
+            elif more:
                 found[-1] = dataclasses.replace(last, message=f"{last.message}; {more}")
         findings += found
     return findings

@@ -40,8 +40,8 @@ from autograder.suites.core import (
     Case,
     Exercise,
     Mistake,
-    article,
     call_keeping_inputs,
+    described,
 )
 
 LESSON = "02_bptt"
@@ -84,12 +84,7 @@ def _rnn_forward(x, h0, W_xh, W_hh, b_h):
 
 def _as_tuple(name: str, result: Any, names: Sequence[str]) -> tuple:
     if not isinstance(result, (tuple, list)) or len(result) != len(names):
-        got = (
-            f"a tuple of {len(result)}"
-            if isinstance(result, (tuple, list))
-            else type(result).__name__
-        )
-        raise CallProblem("returns", f"{name} should return a tuple ({', '.join(names)}), got {got}")
+        raise CallProblem("returns", f"{name} should return a tuple ({', '.join(names)}), got {described(result, returned=True)}")
     return tuple(np.array(r, copy=True) if isinstance(r, np.ndarray) else r for r in result)
 
 
@@ -559,7 +554,7 @@ def _call_clip(fn: Callable, inputs: dict, helpers: dict) -> tuple:
     before = [g.copy() for g in arrays]
     result = fn(list(arrays), inputs["max_norm"])
     if not isinstance(result, (tuple, list)) or len(result) != 2:
-        got = f"{article(type(result).__name__)} of {len(result)}" if isinstance(result, (tuple, list)) else type(result).__name__
+        got = described(result, returned=True)
         raise CallProblem(
             "returns", f"clip_by_global_norm should return a tuple (clipped, total_norm), got {got}"
         )
@@ -666,7 +661,7 @@ def _call_tbptt(fn: Callable, inputs: dict, helpers: dict) -> tuple:
         chunk_len=inputs["chunk_len"],
     )
     if not isinstance(result, (tuple, list)) or len(result) != 3:
-        got = f"{article(type(result).__name__)} of {len(result)}" if isinstance(result, (tuple, list)) else type(result).__name__
+        got = described(result, returned=True)
         raise CallProblem("returns", f"truncated_bptt should return a tuple (loss, grads, h_last), got {got}")
     loss, grads, h_last = result
     if not isinstance(grads, dict) or set(grads) != set(PARAM_NAMES):

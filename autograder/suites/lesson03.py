@@ -35,6 +35,7 @@ from autograder.suites.core import (
     Exercise,
     Mistake,
     call_backward,
+    described,
     watch_step_caches,
 )
 
@@ -103,12 +104,7 @@ def count_numerical_mismatches(
 def _as_gradients(name: str, raw, count: int, names: str) -> tuple:
     """The returned gradients as a tuple (a list is fine too), copied."""
     if not isinstance(raw, (tuple, list)) or len(raw) != count:
-        got = (
-            f"a {type(raw).__name__} of {len(raw)}"
-            if isinstance(raw, (tuple, list))
-            else type(raw).__name__
-        )
-        raise CallProblem("returns", f"{name} should return a tuple of {count} gradients ({names}), got {got}")
+        raise CallProblem("returns", f"{name} should return a tuple of {count} gradients ({names}), got {described(raw, returned=True)}")
     return tuple(np.array(r, copy=True) if isinstance(r, np.ndarray) else r for r in raw)
 
 

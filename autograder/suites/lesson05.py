@@ -39,6 +39,7 @@ from autograder.suites.core import (
     article,
     call_backward,
     call_keeping_inputs,
+    described,
 )
 
 LESSON = "05_deep_bidirectional"
@@ -272,12 +273,10 @@ def _stacked_backward_cases(rng: np.random.Generator) -> list[Case]:
     ]
 
 
-def _kind(value) -> str:
-    if isinstance(value, (tuple, list)):
-        return f"a {type(value).__name__} of {len(value)}"
+def _kind(value, returned: bool = False) -> str:
     if hasattr(value, "__next__"):  # reversed(...), zip(...), a generator: not a list yet
         return f"{article(type(value).__name__)} (an iterator: make it a list with list(...))"
-    return article(type(value).__name__)
+    return described(value, returned=returned)
 
 
 def _grad_list(what: str, value, count: int, per_item: str) -> list:
@@ -327,7 +326,7 @@ def _call_stacked_backward(fn, inputs, helpers):
     L = len(params)
     assert L <= MAX_LAYERS, f"a case of {L} layers: raise MAX_LAYERS"
     if not isinstance(result, (tuple, list)) or len(result) != 3:
-        raise CallProblem("returns", f"{name} should return a tuple (dx, dh0s, dparams), got {_kind(result)}")
+        raise CallProblem("returns", f"{name} should return a tuple (dx, dh0s, dparams), got {_kind(result, returned=True)}")
     dx, dh0s, dparams = result
     if _grouped_by_parameter(dparams, params):
         raise CallProblem(
@@ -635,7 +634,7 @@ def _call_bi_backward(fn, inputs, helpers):
     if not isinstance(result, (tuple, list)) or len(result) != 5:
         raise CallProblem(
             "returns",
-            f"{name} should return a tuple (dx, dh0_f, dh0_b, dparams_f, dparams_b), got {_kind(result)}"
+            f"{name} should return a tuple (dx, dh0_f, dh0_b, dparams_f, dparams_b), got {_kind(result, returned=True)}"
             + (" (dparams_f and dparams_b are each one tuple (dW_xh, dW_hh, db_h))" if _kind(result).endswith(" of 9") else ""),
         )
     dx, dh0_f, dh0_b, dparams_f, dparams_b = result

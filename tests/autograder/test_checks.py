@@ -760,9 +760,9 @@ def test_a_backward_failing_on_its_own_inputs_is_not_sent_to_the_forward(how, ca
 def test_a_float_count_with_the_right_value_says_so():
     ref = REFERENCE["count_lstm_parameters"]
     result = _evaluate("count_lstm_parameters", lambda input_size, hidden_size: float(ref(input_size, hidden_size)))
-    assert "expected an integer, got float (the right number: return it as an int" in result["message"]
+    assert "expected an integer, got a float (the right number: return it as an int" in result["message"]
     wrong = _evaluate("count_lstm_parameters", lambda input_size, hidden_size: 1.5)
-    assert "expected an integer, got float" in wrong["message"] and "right number" not in wrong["message"]
+    assert "expected an integer, got a float" in wrong["message"] and "right number" not in wrong["message"]
 
 
 @pytest.mark.parametrize("exit_with", [SystemExit, GeneratorExit])

@@ -245,3 +245,36 @@ def test_every_exercise_whose_outputs_include_the_checks_own_says_what_the_learn
     swapped = {**expected, "dW_xh": expected["dW_hh"], "dW_hh": expected["dW_xh"]}
     failing = _failing(compare_outputs(exercise, expected, swapped))
     assert failing["dW_xh"].endswith("swapped? Return (dx, dh_prev, dW_xh, dW_hh, db_h)")
+
+
+@pytest.mark.parametrize(
+    ("expected", "actual", "said"),
+    [
+        ((3, 5), (5, 3), "the same sizes in another order: transposed (a matmul's factors the other way round, or a .T too many)?"),
+        ((3, 4, 5), (4, 3, 5), "the same sizes in another order: are two axes swapped (batch and time exchanged, or a transpose)?"),
+        ((3, 5), (1, 3, 5), "an extra axis of size 1 (from keepdims=True, [None] or a reshape?)"),
+        ((1, 3), (3,), "an axis of size 1 is missing (dropped by np.squeeze, or by indexing with [i] where [i:i+1] keeps it?)"),
+        ((3, 5), (15,), "the right number of entries in another shape: flattened or reshaped on the way?"),
+        ((3, 5), (3, 6), ""),
+    ],
+)
+def test_a_wrong_shape_says_what_its_sizes_suggest(expected, actual, said):
+    """Sizes in another order, an axis of size 1 too many or too few, the right count in another
+    shape: each gets its likely cause; a shape that suggests nothing gets none."""
+    (*_, shape) = compare_value("h", np.zeros(expected), np.zeros(actual), 1e-9, 1e-12)
+    assert not shape.ok and shape.prop == "shape"
+    assert shape.message == f"h: expected shape {expected}, got {actual}" + (f"; {said}" if said else "")
+
+
+def test_none_gets_its_usual_cause_only_where_it_is_what_the_function_returned():
+    """A function without a return statement returns None: said where None is the return value
+    (one output or the tuple), not for None inside it (list.reverse() returns None too)."""
+    from autograder.suites import EXERCISES
+    from autograder.suites.core import NONE_RETURNED, unpack
+
+    _, single = unpack(EXERCISES["softmax"], None)
+    assert not single.ok and single.message == f"softmax should return probs, got {NONE_RETURNED}"
+    _, several = unpack(EXERCISES["rnn_step_forward"], None)
+    assert not several.ok and several.message == f"rnn_step_forward should return a tuple (h_next, cache), got {NONE_RETURNED}"
+    (inside,) = compare_value("h_next", np.zeros(3), None, 1e-9, 1e-12)
+    assert inside.message == "h_next: expected a numpy array, got None"
