@@ -778,7 +778,7 @@ def compare_value(name: str, expected: Any, actual: Any, rtol: float, atol: floa
                     else "; an error this small is about what float32's rounding (7 digits) gives: if a value "
                     "passes through float32 on the way (.astype(np.float32), dtype=np.float32), keep float64"
                     if rounding
-                    else ""
+                    else (f"; {hint}" if (hint := value_hint(expected, actual, rtol, atol)) else "")
                 ),
             )
         )
@@ -866,6 +866,48 @@ def _wrong_place(exercise: Exercise, name: str, prop: str, expected: Mapping[str
                 f"{exercise.label(name)}: swapped?{order}"
             )
         return f"these are the values {exercise.label(other)} should have"
+    return ""
+
+
+def value_hint(expected: np.ndarray, actual: np.ndarray, rtol: float, atol: float) -> str:
+    """What wrong values of the right shape are, when they are the right ones rearranged: with the
+    wrong sign, scaled by one number, transposed, or one time step off (axis 1 of (N, T, ...)).
+    "" when they are none of these. Says how they relate to the expected ones, never what they are."""
+
+    def close(a: np.ndarray, b: np.ndarray) -> bool:
+        return a.shape == b.shape and a.size > 0 and bool(np.allclose(a, b, rtol=rtol, atol=atol))
+
+    try:
+        with np.errstate(all="ignore"):
+            e, a = expected.astype(np.float64), actual.astype(np.float64)
+            if e.size < 2 or not np.all(np.isfinite(e)) or np.count_nonzero(e) < 2:
+                return ""
+            if close(a, -e):
+                return "every entry has the wrong sign: a minus too many or too few (a - b for b - a)?"
+            scale = float(np.sum(a * e) / np.sum(e * e))
+            if np.isfinite(scale) and abs(scale) > 1e-12 and not np.isclose(scale, 1.0) and close(a, scale * e):
+                said = f"every entry is {scale:.4g} times the right one"
+                k = round(1 / scale)
+                if k >= 2 and np.isclose(1 / scale, k, rtol=1e-6):
+                    return f"{said} (1/{k}: a division too many, by the batch size or the number of steps, say?)"
+                k = round(scale)
+                if k >= 2 and np.isclose(scale, k, rtol=1e-6):
+                    return f"{said} ({k}x: a term counted {k} times, or a division missing?)"
+                return said
+            if e.ndim == 2 and e.shape[0] == e.shape[1] and close(a, e.T):
+                return "these are the right values transposed: a matmul's factors the other way round?"
+            if e.ndim >= 3 and e.shape[1] >= 2:
+                if close(a, e[:, ::-1]):
+                    return "these are the right values in reversed time order (axis 1)"
+                if close(a[:, 1:], e[:, :-1]):
+                    return (
+                        "each time step holds what the step before it should: one step late along axis 1 "
+                        "(stored the state from before the update instead of after it?)"
+                    )
+                if close(a[:, :-1], e[:, 1:]):
+                    return "each time step holds what the step after it should: one step early along axis 1"
+    except Exception:  # noqa: BLE001 — a courtesy: an odd array must not hide the verdict
+        return ""
     return ""
 
 

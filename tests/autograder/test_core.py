@@ -191,7 +191,7 @@ def test_outputs_returned_in_the_wrong_order_are_named():
     failing = _failing(compare_outputs(exercise, {**expected, "dh_prev": np.zeros_like(expected["dh_prev"])}, zero))
     assert "should have" not in failing["dc_prev"]
 
-    off = {**expected, "dh_prev": expected["dh_prev"] * 2}
+    off = {**expected, "dh_prev": expected["dh_prev"] + 0.5}
     assert _failing(compare_outputs(exercise, expected, off))["dh_prev"].endswith("rtol=1e-09")
 
 
@@ -278,3 +278,38 @@ def test_none_gets_its_usual_cause_only_where_it_is_what_the_function_returned()
     assert not several.ok and several.message == f"rnn_step_forward should return a tuple (h_next, cache), got {NONE_RETURNED}"
     (inside,) = compare_value("h_next", np.zeros(3), None, 1e-9, 1e-12)
     assert inside.message == "h_next: expected a numpy array, got None"
+
+
+@pytest.mark.parametrize(
+    ("slip", "said"),
+    [
+        (lambda e: -e, "every entry has the wrong sign: a minus too many or too few (a - b for b - a)?"),
+        (lambda e: e / 4, "every entry is 0.25 times the right one (1/4: a division too many, by the batch size or the number of steps, say?)"),
+        (lambda e: 3 * e, "every entry is 3 times the right one (3x: a term counted 3 times, or a division missing?)"),
+        (lambda e: 1.7 * e, "every entry is 1.7 times the right one"),
+        (lambda e: e[:, ::-1], "these are the right values in reversed time order (axis 1)"),
+        (lambda e: np.concatenate([np.ones_like(e[:, :1]), e[:, :-1]], axis=1), "each time step holds what the step before it should"),
+        (lambda e: np.concatenate([e[:, 1:], np.ones_like(e[:, :1])], axis=1), "each time step holds what the step after it should"),
+        (lambda e: e + 0.1, None),
+    ],
+)
+def test_wrong_values_that_are_the_right_ones_rearranged_say_how(slip, said):
+    """Values of the right shape that are the expected ones negated, scaled, reversed or shifted in
+    time say so (how they relate, never what they are); values off in no such way say nothing more."""
+    expected = np.random.default_rng(3).standard_normal((2, 4, 3))
+    (*_, values) = compare_value("h", expected, slip(expected), 1e-9, 1e-12)
+    assert not values.ok and values.prop == "values"
+    if said is None:
+        assert values.message.endswith("rtol=1e-09")
+    else:
+        assert said in values.message
+
+
+def test_a_square_output_transposed_is_named():
+    """dW_hh is (H, H): h_prev.T @ da written da.T @ h_prev gives its transpose, the right shape."""
+    expected = np.random.default_rng(4).standard_normal((4, 4))
+    (*_, values) = compare_value("dW_hh", expected, expected.T, 1e-9, 1e-12)
+    assert values.message.endswith("these are the right values transposed: a matmul's factors the other way round?")
+    symmetric = expected + expected.T  # its transpose is itself: nothing to say
+    (*_, values) = compare_value("dW_hh", symmetric, symmetric * 1.0001 + 0.5, 1e-9, 1e-12)
+    assert "transposed" not in values.message

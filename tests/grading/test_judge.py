@@ -413,17 +413,19 @@ def test_the_state_and_its_cache_returned_in_the_wrong_order_are_named_in_both_t
 def _slip(out, how):
     first = out[0] if isinstance(out, tuple) else out
     slipped = {"transposed": lambda: first.T, "extra axis": lambda: first[None], "flattened": lambda: first.ravel(),
-               "a list": lambda: list(first), "no return": lambda: None}[how]()
+               "a list": lambda: list(first), "no return": lambda: None, "negated": lambda: -first,
+               "halved": lambda: first / 2}[how]()
     if how == "no return":
         return None
     return (slipped, *out[1:]) if isinstance(out, tuple) else slipped
 
 
-@pytest.mark.parametrize("how", ["transposed", "extra axis", "flattened", "a list", "no return"])
+@pytest.mark.parametrize("how", ["transposed", "extra axis", "flattened", "a list", "no return", "negated", "halved"])
 @pytest.mark.parametrize("name", ["softmax", "rnn_step_forward", "lstm_backward", "stacked_rnn_forward"])
 def test_a_slip_in_what_is_returned_reads_the_same_in_both_tiers(name, how):
-    """A transposed, reshaped or listed output, or a missing return statement, gets its likely cause,
-    and the grade report says exactly what the notebook's check said (values stay hidden in both)."""
+    """A transposed, reshaped, listed, negated or halved output, or a missing return statement, gets
+    its likely cause, and the grade report says exactly what the notebook's check said, up to the
+    values the report hides."""
     from autograder.checks.runner import evaluate, load_fixture
 
     exercise, reference = EXERCISES[name], REFERENCE[name]
@@ -436,10 +438,13 @@ def test_a_slip_in_what_is_returned_reads_the_same_in_both_tiers(name, how):
     notebook = evaluate(exercise, slipped, *load_fixture(exercise), helpers=helpers)
     result = _grade(name, {name: slipped, **helpers})
     cause = {"transposed": "another order", "extra axis": "an extra axis of size 1", "flattened": "right number of entries",
-             "a list": "np.stack joins a list of arrays", "no return": "without a return statement returns None"}[how]
+             "a list": "np.stack joins a list of arrays", "no return": "without a return statement returns None",
+             "negated": "every entry has the wrong sign", "halved": "every entry is 0.5 times the right one (1/2: "}[how]
     assert notebook["status"] == result.status == "fail" and result.points == 0
     headline = notebook["message"].split(" (case '")[0]
-    assert cause in headline and result.message.split(" (case '")[0] == headline
+    assert cause in headline and cause in result.message.split(" (case '")[0]
+    if how not in ("negated", "halved"):  # no values in either message
+        assert result.message.split(" (case '")[0] == headline
 
 
 def test_a_function_the_check_runs_first_that_is_not_defined_is_named():
