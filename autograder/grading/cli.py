@@ -33,6 +33,8 @@ import time
 import traceback
 from pathlib import Path
 
+from tqdm import tqdm
+
 from autograder.grading import engine, record, sandbox
 from autograder.grading.engine import Assignment, GraderError, NotebookResult
 
@@ -273,26 +275,35 @@ def _grade_all(o: Options, todo, assignments, runner, faults) -> list[NotebookRe
 
     results: list[NotebookResult] = []
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, o.jobs))
+    # On stderr, so the score table on stdout stays clean; redrawn at most every few seconds
+    # where stderr is a log file rather than a terminal.
+    progress = tqdm(
+        total=len(todo), desc="grading", unit="submission", file=sys.stderr, disable=o.quiet or not todo,
+        mininterval=0.5 if sys.stderr.isatty() else 10.0,
+    )
     try:
         futures = {pool.submit(task, *t): t for t in todo}
         for future in concurrent.futures.as_completed(futures):
             student, assignment, folder = futures[future]
+            progress.update(1)
             try:
                 graded = future.result()
                 _record(o, assignments[assignment], student, folder, graded)
             except GraderError as exc:
                 faults.append(f"{student}/{assignment}: {exc}")
-                print(f"grader fault on {student}/{assignment}: {exc}", file=sys.stderr)
+                progress.write(f"grader fault on {student}/{assignment}: {exc}", file=sys.stderr)
                 continue
             except Exception:  # a bug of the grader: report it, go on with the others
                 faults.append(f"{student}/{assignment}: {traceback.format_exc()}")
-                print(f"grader fault on {student}/{assignment}:\n{traceback.format_exc()}", file=sys.stderr)
+                progress.write(f"grader fault on {student}/{assignment}:\n{traceback.format_exc()}", file=sys.stderr)
                 continue
             results.extend(graded)
     except BaseException:  # a signal or Ctrl-C: stop the children now, not after the queue
+        progress.close()
         sandbox.stop_all()
         pool.shutdown(wait=True, cancel_futures=True)
         raise
+    progress.close()
     pool.shutdown(wait=True)
     results.sort(key=lambda r: (r.student, r.assignment, r.notebook))
     return results

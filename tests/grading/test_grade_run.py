@@ -18,6 +18,7 @@ from autograder.grading.sample_edits import SAMPLE_EDITS
 
 def run(tmp_path, submitted=None, **kw):
     kw.setdefault("assignment", LESSON)
+    kw.setdefault("quiet", True)
     options = cli.Options(
         submitted=submitted,
         course=COURSE,
@@ -28,7 +29,6 @@ def run(tmp_path, submitted=None, **kw):
         jobs=2,
         seed=7,
         limits=FAST,
-        quiet=True,
         **kw,
     )
     return cli.run_grading(options)
@@ -321,3 +321,18 @@ def test_root_without_namespaces_grades_in_the_uid_only_sandbox(tmp_path, monkey
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["sandbox"] == "separate uid, paths hidden by permissions"
     assert {p: os.stat(p).st_mode for p in modes} == modes
+
+
+def test_a_run_shows_its_progress_on_stderr_and_the_table_on_stdout(tmp_path, capsys):
+    """An instructor grading hundreds sees how far the run is; the score table on stdout stays
+    clean for a pipe, and --quiet prints neither."""
+    built = samples.build_samples(COURSE, tmp_path / "built", LESSON)[LESSON]
+    for student in ("ana", "ben"):
+        shutil.copytree(built["sample-full"], tmp_path / "submitted" / student / LESSON)
+    run(tmp_path, tmp_path / "submitted", quiet=False)
+    printed = capsys.readouterr()
+    assert "grading: 100%" in printed.err and "2/2" in printed.err
+    assert "grading:" not in printed.out and "ana" in printed.out and "ben" in printed.out
+    run(tmp_path, tmp_path / "submitted")
+    printed = capsys.readouterr()
+    assert printed.out == "" and "grading" not in printed.err
