@@ -125,6 +125,15 @@ def restore(described: Any) -> Any:
     if not isinstance(described, dict):
         return _opaque("unreadable value")
     if "type" in described:
+        if described["type"] in ("list", "tuple") and isinstance(described.get("shapes"), list):
+            try:  # a list of arrays: only their shapes came back, which is all a message says of them
+                shapes = [tuple(int(n) for n in shape[:33]) for shape in described["shapes"][:64]]
+                if any(len(shape) > 32 for shape in shapes):
+                    raise ValueError("more axes than NumPy allows")
+                items = [np.broadcast_to(np.zeros(()), shape) for shape in shapes]
+                return items if described["type"] == "list" else tuple(items)
+            except (TypeError, ValueError):
+                pass
         return _opaque(described["type"])
     if not (described.get("big") or described.get("odd")):
         try:

@@ -92,7 +92,10 @@ def article(word: str) -> str:
     return f"{'an' if vowel_sound else 'a'} {word}"
 
 
-NONE_RETURNED = "None (a function that ends without a return statement returns None: is yours missing?)"
+NONE_RETURNED = (
+    "None (what a function returns when it ends without reaching a return statement: is the return "
+    "missing, or only inside an if or a loop?)"
+)
 
 
 def described(value: Any, count: bool = True, returned: bool = False) -> str:
@@ -103,9 +106,45 @@ def described(value: Any, count: bool = True, returned: bool = False) -> str:
     kind = type(value).__name__
     if kind == "NoneType":
         return NONE_RETURNED if returned else "None"
+    if isinstance(value, (np.bool_, np.integer, np.floating)):  # the grader's reply carries them as Python's
+        kind = "bool" if isinstance(value, np.bool_) else "int" if isinstance(value, np.integer) else "float"
     if count and isinstance(value, (tuple, list)):
         return f"{article(kind)} of {len(value)}"
     return article(kind)
+
+
+def _not_an_array(name: str, expected: np.ndarray, actual: Any) -> str:
+    """What came instead of an array, and how it would become the one asked for where that shows:
+    a list of arrays (stacked or joined along which axis), a single number (a sum over every axis)."""
+    kind = type(actual).__name__
+    if isinstance(actual, (list, tuple)) and actual and all(isinstance(v, np.ndarray) for v in actual):
+        shapes = [tuple(v.shape) for v in actual]
+        got, want, k = f"{article(kind)} of {len(actual)} arrays", tuple(expected.shape), len(actual)
+        if all(sh == want for sh in shapes):
+            return f"{got}, each of {name}'s shape {want} (one array is asked for: the last one? their sum?)"
+        if len(set(shapes)) == 1:
+            axes = [i for i in range(len(want)) if want[i] == k and want[:i] + want[i + 1 :] == shapes[0]]
+            if len(axes) == 1:
+                return f"{got} (np.stack(..., axis={axes[0]}) would give {name}'s shape {want})"
+            if axes:  # sizes that coincide (N == T): the learner knows which one the list runs along
+                which = " or ".join(str(i) for i in axes)
+                return f"{got} (np.stack along axis {which}, the one your list runs along, would give {name}'s shape {want})"
+        if all(len(sh) == len(want) for sh in shapes):
+            differ = {i for sh in shapes for i in range(len(want)) if sh[i] != want[i]}
+            if len(differ) == 1:
+                (i,) = differ
+                if sum(sh[i] for sh in shapes) == want[i]:
+                    return f"{got} (np.concatenate(..., axis={i}) would give {name}'s shape {want})"
+        return got
+    got = described(actual, count=False)
+    if kind == "list":
+        return f"{got} (one array is asked for: np.stack and np.concatenate join a list of arrays into one)"
+    if got in ("a float", "an int") and expected.ndim >= 1:
+        return (
+            f"{got}: one number where an array of shape {tuple(expected.shape)} belongs (a sum or mean over "
+            "every axis? Give it the axis to reduce, e.g. .sum(axis=0))"
+        )
+    return got
 
 
 def shape_hint(expected: tuple[int, ...], actual: tuple[int, ...]) -> str:
@@ -113,14 +152,39 @@ def shape_hint(expected: tuple[int, ...], actual: tuple[int, ...]) -> str:
     if sorted(expected) == sorted(actual):
         if len(actual) == 2:
             return "the same sizes in another order: transposed (a matmul's factors the other way round, or a .T too many)?"
-        return "the same sizes in another order: are two axes swapped (batch and time exchanged, or a transpose)?"
+        return (
+            "the same sizes in another order: are axes swapped (batch and time exchanged, or a .T, which "
+            "reverses every axis of a 3-D array where .transpose(1, 0, 2) swaps only the first two)?"
+        )
     if tuple(d for d in expected if d != 1) == tuple(d for d in actual if d != 1):
         if len(actual) > len(expected):
             return "an extra axis of size 1 (from keepdims=True, [None] or a reshape?)"
         return "an axis of size 1 is missing (dropped by np.squeeze, or by indexing with [i] where [i:i+1] keeps it?)"
-    if math.prod(expected) == math.prod(actual):
-        return "the right number of entries in another shape: flattened or reshaped on the way?"
-    return ""
+    if math.prod(expected) != math.prod(actual):
+        return ""
+    if len(actual) == len(expected):
+        differ = [i for i in range(len(actual)) if actual[i] != expected[i]]
+        if len(differ) == 2:
+            i, j = sorted(differ, key=lambda n: actual[n] < expected[n])  # i too long, j too short
+            if actual[i] > expected[i] and actual[i] % expected[i] == 0:
+                return (
+                    f"axis {i} has {actual[i]} entries where {expected[i]} belong and axis {j} {actual[j]} where "
+                    f"{expected[j]} belong: joined along axis {i} where axis {j} was meant?"
+                )
+    if len(actual) == len(expected) + 1:
+        fits = []  # (k, m, j): removing axis m (of size k) leaves axis j k times too short, all else right
+        for m, k in enumerate(actual):
+            rest = actual[:m] + actual[m + 1 :]
+            differ = [j for j in range(len(rest)) if rest[j] != expected[j]]
+            if k >= 2 and len(differ) == 1 and expected[differ[0]] == k * rest[differ[0]]:
+                fits.append((k, m, differ[0]))
+        if fits:  # where several fit, the fewest arrays stacked: two directions, not four halves
+            k, m, j = min(fits)
+            return (
+                f"an extra axis (axis {m}, of size {k}), and {expected[j] // k} entries where {expected[j]} belong "
+                f"along axis {j}: np.stack adds a new axis where np.concatenate(..., axis={j}) joins along an existing one"
+            )
+    return "the right number of entries in another shape: flattened, reshaped or joined along another axis?"
 
 
 @dataclasses.dataclass
@@ -710,10 +774,7 @@ def compare_value(name: str, expected: Any, actual: Any, rtol: float, atol: floa
 
     expected = np.asarray(expected)
     if not isinstance(actual, np.ndarray):
-        got = described(actual, count=False)
-        if type(actual).__name__ == "list":
-            got += " (np.stack joins a list of arrays into one array, along the axis you give it)"
-        findings.append(Finding("type", False, f"{name}: expected a numpy array, got {got}"))
+        findings.append(Finding("type", False, f"{name}: expected a numpy array, got {_not_an_array(name, expected, actual)}"))
         return findings
     findings.append(Finding("type", True, f"{name} is a numpy array"))
     if actual.shape != expected.shape:
@@ -773,10 +834,12 @@ def compare_value(name: str, expected: Any, actual: Any, rtol: float, atol: floa
                 f"(at index {worst_t}: expected {float(expected[worst_t]):.6g}, "
                 f"got {float(actual[worst_t]):.6g}); tolerance atol={atol:g}, rtol={rtol:g}"
                 + (
-                    "; every entry of it is 0: was it made with np.zeros and never filled in or added to?"
+                    "; every entry of it is 0 where the right values are not: an array made with np.zeros and "
+                    "never filled in or added to, or a term that is 0 on this case (see what the case sets to 0)?"
                     if not np.any(actual) and np.any(expected)
-                    else "; an error this small is about what float32's rounding (7 digits) gives: if a value "
-                    "passes through float32 on the way (.astype(np.float32), dtype=np.float32), keep float64"
+                    else "; an error this small is about what float32's rounding (7 digits) gives, or a small "
+                    "constant added on the way (an epsilon such as + 1e-8): keep float64 throughout "
+                    "(no .astype(np.float32) or dtype=np.float32), and the exact formula needs no epsilon"
                     if rounding
                     else (f"; {hint}" if (hint := value_hint(expected, actual, rtol, atol)) else "")
                 ),
@@ -889,7 +952,7 @@ def value_hint(expected: np.ndarray, actual: np.ndarray, rtol: float, atol: floa
                 said = f"every entry is {scale:.4g} times the right one"
                 k = round(1 / scale)
                 if k >= 2 and np.isclose(1 / scale, k, rtol=1e-6):
-                    return f"{said} (1/{k}: a division too many, by the batch size or the number of steps, say?)"
+                    return f"{said} (1/{k}: a division too many, or an average where a sum belongs?)"
                 k = round(scale)
                 if k >= 2 and np.isclose(scale, k, rtol=1e-6):
                     return f"{said} ({k}x: a term counted {k} times, or a division missing?)"
@@ -906,6 +969,21 @@ def value_hint(expected: np.ndarray, actual: np.ndarray, rtol: float, atol: floa
                     )
                 if close(a[:, :-1], e[:, 1:]):
                     return "each time step holds what the step after it should: one step early along axis 1"
+                if e.shape[0] >= 2 and close(a, np.swapaxes(e, 0, 1).reshape(e.shape)):
+                    return (
+                        "these are the right values with batch and time mixed up by a reshape: a reshape keeps the "
+                        "order of the entries and moves no axis (np.stack(..., axis=1) or .transpose(1, 0, 2) does)"
+                    )
+                right = [close(a[:, t], e[:, t]) for t in range(e.shape[1])]
+                steps = [t for t, ok in enumerate(right) if ok]
+                T = e.shape[1]
+                if 0 < len(steps) < T and steps in (list(range(len(steps))), list(range(T - len(steps), T))):
+                    which = f"time step {steps[0]}" if len(steps) == 1 else f"time steps {steps[0]} to {steps[-1]}"
+                    return (
+                        f"only {which} of {T} right (axis 1), the others not: does the loop stop early (a return "
+                        "or break inside it, a range too short), or is something not carried or not indexed by t "
+                        "from one step to the next?"
+                    )
     except Exception:  # noqa: BLE001 — a courtesy: an odd array must not hide the verdict
         return ""
     return ""

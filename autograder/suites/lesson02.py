@@ -559,11 +559,16 @@ def _call_clip(fn: Callable, inputs: dict, helpers: dict) -> tuple:
             "returns", f"clip_by_global_norm should return a tuple (clipped, total_norm), got {got}"
         )
     clipped, total_norm = result
+    if isinstance(total_norm, (list, tuple)) and not isinstance(clipped, (list, tuple)):
+        raise CallProblem(
+            "returns",
+            f"clipped got {described(clipped)} and total_norm {described(total_norm)}: the two are in the wrong "
+            "order? Return (clipped, total_norm)",
+        )
     if not isinstance(clipped, (list, tuple)) or len(clipped) != len(arrays):
         raise CallProblem(
             "returns",
-            f"clipped should be a list with one array per gradient ({len(arrays)}), "
-            f"got {type(clipped).__name__}"
+            f"clipped should be a list with one array per gradient ({len(arrays)}), got {described(clipped)}",
         )
     return (*clipped, _as_float(total_norm), _changed(before, arrays))
 

@@ -290,6 +290,11 @@ def _grad_list(what: str, value, count: int, per_item: str) -> list:
     return list(value)
 
 
+def _holds(value, kind) -> bool:
+    """A non-empty list or tuple whose every item is a ``kind``."""
+    return isinstance(value, (list, tuple)) and len(value) > 0 and all(isinstance(v, kind) for v in value)
+
+
 def _layer_grads(what: str, value) -> tuple:
     if not isinstance(value, (list, tuple)) or len(value) != 3:
         raise CallProblem(
@@ -334,6 +339,11 @@ def _call_stacked_backward(fn, inputs, helpers):
             "dparams is grouped by parameter (every layer's dW_xh, then every layer's dW_hh, then "
             "every layer's db_h); group it by layer: dparams[l] = (dW_xh, dW_hh, db_h) of layer l, "
             "bottom layer first, like params",
+        )
+    if _holds(dh0s, (list, tuple)) and _holds(dparams, np.ndarray):
+        raise CallProblem(
+            "returns",
+            "dh0s holds tuples and dparams holds arrays: the two are in the wrong order? Return (dx, dh0s, dparams)",
         )
     dh0s = _grad_list("dh0s", dh0s, L, "arrays, one per layer")
     dparams = _grad_list("dparams", dparams, L, "tuples (dW_xh, dW_hh, db_h), one per layer")

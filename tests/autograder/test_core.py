@@ -199,7 +199,7 @@ def test_an_output_of_zeros_is_named_as_such():
     """A gradient that was allocated and never filled says so; a partly zero one does not."""
     expected = np.linspace(-1, 1, 6).reshape(2, 3)
     (*_, zeros) = compare_value("dW", expected, np.zeros((2, 3)), 1e-9, 1e-12)
-    assert not zeros.ok and zeros.message.endswith("every entry of it is 0: was it made with np.zeros and never filled in or added to?")
+    assert not zeros.ok and zeros.message.endswith("every entry of it is 0 where the right values are not: an array made with np.zeros and never filled in or added to, or a term that is 0 on this case (see what the case sets to 0)?")
     half = expected.copy()
     half[0] = 0
     (*_, partly) = compare_value("dW", expected, half, 1e-9, 1e-12)
@@ -226,7 +226,7 @@ def test_a_swap_note_names_only_what_the_learner_returns():
 def test_zeros_are_named_before_a_float32_sized_error():
     expected = np.full((2, 3), 1e-8)
     (*_, zeros) = compare_value("dW", expected, np.zeros((2, 3)), 1e-9, 1e-12)
-    assert zeros.message.endswith("was it made with np.zeros and never filled in or added to?")
+    assert zeros.message.endswith("or a term that is 0 on this case (see what the case sets to 0)?")
 
 
 def test_every_exercise_whose_outputs_include_the_checks_own_says_what_the_learner_returns():
@@ -251,10 +251,12 @@ def test_every_exercise_whose_outputs_include_the_checks_own_says_what_the_learn
     ("expected", "actual", "said"),
     [
         ((3, 5), (5, 3), "the same sizes in another order: transposed (a matmul's factors the other way round, or a .T too many)?"),
-        ((3, 4, 5), (4, 3, 5), "the same sizes in another order: are two axes swapped (batch and time exchanged, or a transpose)?"),
+        ((3, 4, 5), (4, 3, 5), "the same sizes in another order: are axes swapped (batch and time exchanged, or a .T, which reverses every axis of a 3-D array where .transpose(1, 0, 2) swaps only the first two)?"),
         ((3, 5), (1, 3, 5), "an extra axis of size 1 (from keepdims=True, [None] or a reshape?)"),
         ((1, 3), (3,), "an axis of size 1 is missing (dropped by np.squeeze, or by indexing with [i] where [i:i+1] keeps it?)"),
-        ((3, 5), (15,), "the right number of entries in another shape: flattened or reshaped on the way?"),
+        ((3, 5), (15,), "the right number of entries in another shape: flattened, reshaped or joined along another axis?"),
+        ((3, 5, 8), (3, 5, 2, 4), "an extra axis (axis 2, of size 2), and 4 entries where 8 belong along axis 2: np.stack adds a new axis where np.concatenate(..., axis=2) joins along an existing one"),
+        ((3, 5, 8), (6, 5, 4), "axis 0 has 6 entries where 3 belong and axis 2 4 where 8 belong: joined along axis 0 where axis 2 was meant?"),
         ((3, 5), (3, 6), ""),
     ],
 )
@@ -284,7 +286,7 @@ def test_none_gets_its_usual_cause_only_where_it_is_what_the_function_returned()
     ("slip", "said"),
     [
         (lambda e: -e, "every entry has the wrong sign: a minus too many or too few (a - b for b - a)?"),
-        (lambda e: e / 4, "every entry is 0.25 times the right one (1/4: a division too many, by the batch size or the number of steps, say?)"),
+        (lambda e: e / 4, "every entry is 0.25 times the right one (1/4: a division too many, or an average where a sum belongs?)"),
         (lambda e: 3 * e, "every entry is 3 times the right one (3x: a term counted 3 times, or a division missing?)"),
         (lambda e: 1.7 * e, "every entry is 1.7 times the right one"),
         (lambda e: e[:, ::-1], "these are the right values in reversed time order (axis 1)"),

@@ -438,13 +438,78 @@ def test_a_slip_in_what_is_returned_reads_the_same_in_both_tiers(name, how):
     notebook = evaluate(exercise, slipped, *load_fixture(exercise), helpers=helpers)
     result = _grade(name, {name: slipped, **helpers})
     cause = {"transposed": "another order", "extra axis": "an extra axis of size 1", "flattened": "right number of entries",
-             "a list": "np.stack joins a list of arrays", "no return": "without a return statement returns None",
+             "a list": "np.stack(..., axis=0) would give", "no return": "ends without reaching a return statement",
              "negated": "every entry has the wrong sign", "halved": "every entry is 0.5 times the right one (1/2: "}[how]
     assert notebook["status"] == result.status == "fail" and result.points == 0
     headline = notebook["message"].split(" (case '")[0]
     assert cause in headline and cause in result.message.split(" (case '")[0]
     if how not in ("negated", "halved"):  # no values in either message
         assert result.message.split(" (case '")[0] == headline
+
+
+def _per_step(out):
+    h, cache = out
+    return [h[:, t] for t in range(h.shape[1])], cache
+
+
+def _halves(out, join):
+    h, cache = out
+    half = h.shape[2] // 2
+    return join(h[..., :half], h[..., half:]), cache
+
+
+def _loop_returns_early(x, h0, W_xh, W_hh, b_h):
+    h, state = np.zeros((x.shape[0], x.shape[1], h0.shape[1])), h0
+    for t in range(x.shape[1]):
+        state = np.tanh(x[:, t] @ W_xh + state @ W_hh + b_h)
+        h[:, t] = state
+        return h, None  # indented one level too far
+
+
+SLIPS = {
+    "states in a list": ("rnn_forward", lambda f: lambda *a: _per_step(f(*a)),
+                         "got a list of 5 arrays (np.stack(..., axis=1) would give h's shape (2, 5, 4))"),
+    "directions in a list": ("bidirectional_rnn_forward", lambda f: lambda *a: _halves(f(*a), lambda p, q: [p, q]),
+                             "got a list of 2 arrays (np.concatenate(..., axis=2) would give h's shape (3, 5, 8))"),
+    "every layer in a list": ("stacked_rnn_forward", lambda f: lambda *a: ([f(*a)[0]] * 3, None),
+                              "got a list of 3 arrays, each of h's shape (2, 5, 4) (one array is asked for: the last one? their sum?)"),
+    "directions stacked": ("bidirectional_rnn_forward", lambda f: lambda *a: _halves(f(*a), lambda p, q: np.stack([p, q], axis=-1)),
+                           "an extra axis (axis 3, of size 2), and 4 entries where 8 belong along axis 2: np.stack adds a new axis"),
+    "directions joined on time": ("bidirectional_rnn_forward",
+                                  lambda f: lambda *a: _halves(f(*a), lambda p, q: np.concatenate([p, q], axis=1)),
+                                  "axis 1 has 10 entries where 5 belong and axis 2 4 where 8 belong: joined along axis 1 where axis 2 was meant?"),
+    "bias summed over all": ("rnn_step_backward", lambda f: lambda *a: (*f(*a)[:4], np.float64(f(*a)[4].sum())),
+                             "db_h: expected a numpy array, got a float: one number where an array of shape (5,) belongs"),
+    "time-major reshaped": ("rnn_forward", lambda f: lambda *a: (np.swapaxes(f(*a)[0], 0, 1).copy().reshape(f(*a)[0].shape), None),
+                            "these are the right values with batch and time mixed up by a reshape"),
+    "return inside the loop": ("rnn_forward", lambda f: _loop_returns_early,
+                               "only time step 0 of 5 right (axis 1), the others not: does the loop stop early"),
+    "clip's outputs swapped": ("clip_by_global_norm", lambda f: lambda *a: f(*a)[::-1],
+                               "clipped got a float and total_norm a list of 3: the two are in the wrong order? Return (clipped, total_norm)"),
+    "stack's gradients swapped": ("stacked_rnn_backward", lambda f: lambda *a: (lambda dx, dh0s, dp: (dx, dp, dh0s))(*f(*a)),
+                                  "dh0s holds tuples and dparams holds arrays: the two are in the wrong order? Return (dx, dh0s, dparams)"),
+}
+
+
+@pytest.mark.parametrize("slip", list(SLIPS))
+def test_a_slip_in_how_outputs_are_built_is_named_alike_in_both_tiers(slip):
+    """A list where one array belongs (how to join it, if its shapes say), np.stack where
+    np.concatenate belongs, a sum over every axis, a reshape where a transpose belongs, a loop that
+    stops early, two outputs in the wrong order: said in the notebook, and in the grade report."""
+    from autograder.checks.runner import evaluate, load_fixture
+
+    name, make, said = SLIPS[slip]
+    exercise = EXERCISES[name]
+    fn = make(REFERENCE[name])
+    fn.__name__ = name
+    helpers = {k: REFERENCE[k] for k in exercise.needs}
+    notebook = evaluate(exercise, fn, *load_fixture(exercise), helpers=helpers)
+    assert notebook["status"] == "fail" and said in notebook["message"]
+    result = _grade(name, {name: fn, **helpers})
+    assert result.status == "fail" and result.points == 0
+    if slip in ("time-major reshaped", "return inside the loop"):  # shapes differ from the public case's
+        said = said.replace("5 right", f"{hidden_cases(exercise, 7).cases[0].inputs['x'].shape[1]} right")
+    assert said in result.message
 
 
 def test_a_function_the_check_runs_first_that_is_not_defined_is_named():
