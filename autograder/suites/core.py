@@ -149,6 +149,13 @@ def _not_an_array(name: str, expected: np.ndarray, actual: Any) -> str:
 
 def shape_hint(expected: tuple[int, ...], actual: tuple[int, ...]) -> str:
     """What a wrong shape most likely comes from, when its sizes say: "" when they say nothing."""
+    try:
+        return _shape_hint(tuple(expected), tuple(actual))
+    except Exception:  # noqa: BLE001 — a courtesy (an axis of size 0, say): it must not hide the verdict
+        return ""
+
+
+def _shape_hint(expected: tuple[int, ...], actual: tuple[int, ...]) -> str:
     if sorted(expected) == sorted(actual):
         if len(actual) == 2:
             return "the same sizes in another order: transposed (a matmul's factors the other way round, or a .T too many)?"
@@ -774,7 +781,11 @@ def compare_value(name: str, expected: Any, actual: Any, rtol: float, atol: floa
 
     expected = np.asarray(expected)
     if not isinstance(actual, np.ndarray):
-        findings.append(Finding("type", False, f"{name}: expected a numpy array, got {_not_an_array(name, expected, actual)}"))
+        try:
+            got = _not_an_array(name, expected, actual)
+        except Exception:  # noqa: BLE001 — a courtesy: an odd object must not hide the verdict
+            got = described(actual, count=False)
+        findings.append(Finding("type", False, f"{name}: expected a numpy array, got {got}"))
         return findings
     findings.append(Finding("type", True, f"{name} is a numpy array"))
     if actual.shape != expected.shape:

@@ -315,3 +315,16 @@ def test_a_square_output_transposed_is_named():
     symmetric = expected + expected.T  # its transpose is itself: nothing to say
     (*_, values) = compare_value("dW_hh", symmetric, symmetric * 1.0001 + 0.5, 1e-9, 1e-12)
     assert "transposed" not in values.message
+
+
+def test_a_hint_that_fails_never_hides_the_verdict():
+    """Axes of size 0 made the shape hint divide by zero: the verdict stands, without a hint."""
+    (*_, shape) = compare_value("h", np.zeros((0, 4, 1)), np.zeros((2, 0, 1)), 1e-9, 1e-12)
+    assert not shape.ok and shape.message == "h: expected shape (0, 4, 1), got (2, 0, 1)"
+
+    class Odd(list):
+        def __len__(self):
+            raise RuntimeError("a learner's list that cannot say its length")
+
+    (found,) = compare_value("h", np.zeros((2, 3)), Odd([np.zeros(3)]), 1e-9, 1e-12)
+    assert not found.ok and found.message.startswith("h: expected a numpy array, got an Odd")
