@@ -233,11 +233,16 @@ def describe(value, np, encode) -> dict:
         return encode(value)
     except (TypeError, ValueError):
         if isinstance(value, np.ndarray):  # complex, strings, objects, ...: its shape and dtype say why it is wrong
-            return {"odd": True, "shape": list(value.shape), "dtype": str(value.dtype)[:40]}
+            dtype = f"V{value.dtype.itemsize}" if value.dtype.kind == "V" else str(value.dtype)  # a structured one by its size
+            return {"odd": True, "shape": list(value.shape), "dtype": dtype}
         kind = {"type": type(value).__name__}
-        if isinstance(value, (list, tuple)) and 0 < len(value) <= 64:  # arrays in a list: their shapes say how to join them
-            if all(isinstance(v, np.ndarray) and v.ndim <= 32 for v in value):
-                kind["shapes"] = [list(v.shape) for v in value]
+        try:  # exactly a list or tuple of arrays: their shapes say how to join them (as autograder.suites.core reads them)
+            if type(value) in (list, tuple) and 0 < len(value) <= 64:
+                plain = [np.ndarray.view(v, np.ndarray) if isinstance(v, np.ndarray) else None for v in value]
+                if all(v is not None and v.ndim <= 32 for v in plain):
+                    kind["shapes"] = [[int(n) for n in v.shape] for v in plain]
+        except Exception:  # noqa: BLE001 — learner objects: a courtesy, never a crash of the child
+            kind.pop("shapes", None)
         return kind
 
 
@@ -278,8 +283,12 @@ def run_exercise(ns: dict, msg: dict) -> dict:
         elif isinstance(raw, (tuple, list)):
             result = {"tuple": len(raw), "items": {str(i): describe(raw[i], np, encode) for i in graded if i < len(raw)}}
             for i in range(min(len(raw), len(msg["returns"]))):  # the cache: only its shape, which can tell a swap
-                if i not in graded and isinstance(raw[i], np.ndarray) and raw[i].ndim <= 32:
-                    result["items"][str(i)] = {"big": True, "shape": list(raw[i].shape), "dtype": str(raw[i].dtype)[:40]}
+                try:  # (its dtype is never compared: the stand-in the parent builds is float64)
+                    if i not in graded and isinstance(raw[i], np.ndarray):
+                        shape = [int(n) for n in np.ndarray.view(raw[i], np.ndarray).shape]
+                        result["items"][str(i)] = {"big": True, "shape": shape, "dtype": "float64"}
+                except Exception:  # noqa: BLE001 — learner objects: a courtesy, never a crash of the child
+                    pass
             if isinstance(raw, list):
                 result["list"] = True
         else:

@@ -132,23 +132,23 @@ def restore(described: Any) -> Any:
                     raise ValueError("more axes than NumPy allows")
                 items = [np.broadcast_to(np.zeros(()), shape) for shape in shapes]
                 return items if described["type"] == "list" else tuple(items)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 pass
         return _opaque(described["type"])
     if not (described.get("big") or described.get("odd")):
         try:
             return decode(described)
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             if "dtype" not in described or "shape" not in described:
                 return _opaque("unreadable value")
     # Only its shape and dtype matter: too big to be right, or of a dtype that is never right
     # (complex, strings, objects; or one decode refuses, such as uint32).
     try:
         dtype = np.dtype(str(described["dtype"]))
-        if dtype.itemsize > 64:  # a dtype of megabytes is no one's answer
+        if dtype.itemsize > 2**16:  # a dtype of megabytes is no one's answer (one element is built)
             raise ValueError(dtype)
         return np.broadcast_to(np.zeros((), dtype=dtype), tuple(int(s) for s in described["shape"]))
-    except (TypeError, ValueError, KeyError):
+    except (TypeError, ValueError, KeyError, OverflowError):
         return _opaque(f"ndarray of dtype {str(described.get('dtype'))[:40]}")
 
 

@@ -391,7 +391,7 @@ def test_the_state_and_its_cache_returned_in_the_wrong_order_are_named_in_both_t
     cache_first.__name__ = name
     exercise = EXERCISES[name]
     first = exercise.returns[0]
-    clause = f"what you return as cache is an array of {first}'s shape"
+    clause = f"what you return as cache is an array of the shape of {first}"
     order = f"in the wrong order? Return ({', '.join(exercise.returns)})"
     notebook = evaluate(exercise, cache_first, *load_fixture(exercise))
     assert notebook["status"] == "fail" and clause in notebook["message"] and order in notebook["message"]
@@ -468,11 +468,11 @@ def _loop_returns_early(x, h0, W_xh, W_hh, b_h):
 
 SLIPS = {
     "states in a list": ("rnn_forward", lambda f: lambda *a: _per_step(f(*a)),
-                         "got a list of 5 arrays (np.stack(..., axis=1) would give h's shape (2, 5, 4))"),
+                         "got a list of 5 arrays (np.stack(..., axis=1) would give the shape of h, (2, 5, 4))"),
     "directions in a list": ("bidirectional_rnn_forward", lambda f: lambda *a: _halves(f(*a), lambda p, q: [p, q]),
-                             "got a list of 2 arrays (np.concatenate(..., axis=2) would give h's shape (3, 5, 8))"),
+                             "got a list of 2 arrays (np.concatenate(..., axis=2) would give the shape of h, (3, 5, 8))"),
     "every layer in a list": ("stacked_rnn_forward", lambda f: lambda *a: ([f(*a)[0]] * 3, None),
-                              "got a list of 3 arrays, each of h's shape (2, 5, 4) (one array is asked for: the last one? their sum?)"),
+                              "got a list of 3 arrays, each of the shape of h, (2, 5, 4) (one array is asked for: the last one? their sum?)"),
     "directions stacked": ("bidirectional_rnn_forward", lambda f: lambda *a: _halves(f(*a), lambda p, q: np.stack([p, q], axis=-1)),
                            "an extra axis (axis 3, of size 2), and 4 entries where 8 belong along axis 2: np.stack adds a new axis"),
     "directions joined on time": ("bidirectional_rnn_forward",
@@ -510,6 +510,81 @@ def test_a_slip_in_how_outputs_are_built_is_named_alike_in_both_tiers(slip):
     if slip in ("time-major reshaped", "return inside the loop"):  # shapes differ from the public case's
         said = said.replace("5 right", f"{hidden_cases(exercise, 7).cases[0].inputs['x'].shape[1]} right")
     assert said in result.message
+
+
+class _OddShape:
+    """A shape that refuses to be compared with anything but its own kind."""
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    def __eq__(self, other):
+        if isinstance(other, _OddShape):
+            return self.shape == other.shape
+        raise RuntimeError("odd shape compared")
+
+    __hash__ = None
+
+
+class _OddArray(np.ndarray):
+    shape = property(lambda self: _OddShape(np.ndarray.shape.__get__(self)))
+
+
+class _MyList(list):
+    pass
+
+
+def _odd(kind):
+    forward = REFERENCE["rnn_step_forward"]
+
+    def rnn_step_forward(*args):
+        h, cache = forward(*args)
+        return {
+            "cache first, h an odd subclass": lambda: (list(cache), h.view(_OddArray)),
+            "65 arrays": lambda: ([h] * 65, cache),
+            "a list subclass": lambda: (_MyList(h), cache),
+            "a structured dtype": lambda: (np.zeros(h.shape, dtype=[("h", "<f8"), ("c", "<f8"), ("x", "<f8")]), cache),
+            "a string dtype": lambda: (h.astype("U64"), cache),
+            "an int": lambda: (0, cache),
+        }[kind]()
+
+    return rnn_step_forward
+
+
+@pytest.mark.parametrize(
+    ("kind", "said"),
+    [
+        ("cache first, h an odd subclass", "h_next: expected a numpy array, got a list"),
+        ("65 arrays", "h_next: expected a numpy array, got a list (one array is asked for"),
+        ("a list subclass", "h_next: expected a numpy array, got a _MyList (case"),
+        ("a structured dtype", "got a structured dtype of 24 bytes"),
+        ("a string dtype", "h_next: expected dtype float64, got <U64"),
+        ("an int", "got an int: one number where an array of shape (3, 5) belongs (a placeholder such as 0 never replaced?)"),
+    ],
+)
+def test_odd_returns_get_a_verdict_and_the_same_words_in_both_tiers(kind, said):
+    """Found by a red-team pass on the hints: an ndarray subclass whose shape refuses comparison
+    crashed the notebook check and the grader's child; 65 arrays, a list subclass or a structured
+    dtype read differently in the grade report. Each now gets a verdict, and the same words."""
+    from autograder.checks.runner import evaluate, load_fixture
+
+    exercise = EXERCISES["rnn_step_forward"]
+    fn = _odd(kind)
+    notebook = evaluate(exercise, fn, *load_fixture(exercise))
+    result = _grade("rnn_step_forward", {"rnn_step_forward": fn})
+    assert notebook["status"] == result.status == "fail"
+    assert said in notebook["message"] and said in result.message
+    assert notebook["message"].split(" (case '")[0] == result.message.split(" (case '")[0]
+
+
+def test_a_reply_with_impossible_shapes_is_judged_not_blamed_on_the_learner():
+    """A child's reply is untrusted: shapes of inf or 2**62 are a failing type, not an 'error' that
+    points at the learner's code (json.loads accepts Infinity)."""
+    hidden = hidden_cases(EXERCISES["rnn_forward"], 7)
+    for shape in ([float("inf")], [2**62, 2**62], [-3], ["x"], [[1]]):
+        case = {"result": {"tuple": 2, "items": {"0": {"type": "list", "shapes": [shape]}}}, "after": {}}
+        result = judge(hidden, {"status": "ok", "cases": [case] * len(hidden.cases)}, 512)
+        assert result.status == "fail" and result.message.startswith("rnn_forward: h: expected a numpy array, got a list")
 
 
 def test_a_function_the_check_runs_first_that_is_not_defined_is_named():
