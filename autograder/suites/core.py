@@ -964,7 +964,8 @@ def _wrong_place(exercise: Exercise, name: str, prop: str, expected: Mapping[str
 
 def value_hint(expected: np.ndarray, actual: np.ndarray, rtol: float, atol: float) -> str:
     """What wrong values of the right shape are, when they are the right ones rearranged: with the
-    wrong sign, scaled by one number, transposed, or one time step off (axis 1 of (N, T, ...)).
+    wrong sign, scaled by one number, transposed; along the time axis (axis 1 of (N, T, ...)):
+    reversed, one step off, scrambled by a reshape, or right only for the first or last steps.
     "" when they are none of these. Says how they relate to the expected ones, never what they are."""
 
     def close(a: np.ndarray, b: np.ndarray) -> bool:
