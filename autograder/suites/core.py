@@ -117,10 +117,9 @@ def _not_an_array(name: str, expected: np.ndarray, actual: Any) -> str:
     """What came instead of an array, and how it would become the one asked for where that shows:
     a list of arrays (stacked or joined along which axis), a single number (a sum over every axis)."""
     kind = type(actual).__name__
-    # Exactly a list or tuple of at most 64 arrays: the grader's child sends the shapes of those alone.
-    if type(actual) in (list, tuple) and 0 < len(actual) <= 64 and all(_plain_array(v) for v in actual):
-        shapes = [tuple(np.ndarray.view(v, np.ndarray).shape) for v in actual]
-        k, want = len(actual), tuple(expected.shape)
+    shapes = listed_shapes(actual)
+    if shapes is not None:
+        k, want = len(shapes), tuple(expected.shape)
         got = f"{article(kind)} of {k} array{'s' if k > 1 else ''}"
         if all(sh == want for sh in shapes):
             each = "each of the shape" if k > 1 else "of the shape"
@@ -158,9 +157,16 @@ def dtype_name(dtype: np.dtype) -> str:
     return f"a structured dtype of {dtype.itemsize} bytes" if dtype.kind == "V" else str(dtype)
 
 
-def _plain_array(value: Any) -> bool:
-    """An ndarray (a subclass too, read as a plain one) of at most 32 axes: what the child sends the shape of."""
-    return isinstance(value, np.ndarray) and np.ndarray.view(value, np.ndarray).ndim <= 32
+def listed_shapes(value: Any) -> list[tuple[int, ...]] | None:
+    """The shapes of the arrays in ``value`` when it is exactly a list or tuple of 1 to 64 arrays
+    (subclasses read as plain ones) of at most 32 axes; else None. The grader's child sends these
+    shapes for such a value, so the hints built on them read the same in both tiers."""
+    if type(value) not in (list, tuple) or not 0 < len(value) <= 64:
+        return None
+    if not all(isinstance(v, np.ndarray) for v in value):
+        return None
+    shapes = [tuple(int(n) for n in np.ndarray.view(v, np.ndarray).shape) for v in value]
+    return shapes if all(len(shape) <= 32 for shape in shapes) else None
 
 
 def shape_hint(expected: tuple[int, ...], actual: tuple[int, ...]) -> str:
