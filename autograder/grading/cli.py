@@ -102,26 +102,91 @@ def student_id(folder_name: str) -> str:
     return text
 
 
+@dataclasses.dataclass
+class Refused:
+    """A path in ``submitted/`` that is not graded (a link), and why: it still gets a row."""
+
+    student: str
+    assignment: str | None  # None: the student's whole folder (what is behind it is never listed)
+    path: Path
+    reason: str
+
+
+def _student_ids(names: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The id of each student folder name, and a note for each whose id had to be made unique.
+
+    Two names can give one id (``a\\x1b`` and ``a`` followed by ESC both read ``a\\x1b``): neither may
+    overwrite the other's grade, and neither may fail the run. Each of them gets the common id with
+    a hash of its own name after it, and a note that says so. Decided over every folder, whatever
+    ``--student`` picks, so that a student keeps one id from run to run.
+    """
+    plain = {name: student_id(name) for name in names}
+    by_id: dict[str, list[str]] = {}
+    for name, sid in plain.items():
+        by_id.setdefault(sid, []).append(name)
+    ids, notes = dict(plain), {}
+    taken = set(plain.values())
+    for sid, group in by_id.items():
+        if len(group) < 2:
+            continue
+        for name in group:
+            digest = hashlib.sha256(os.fsencode(name)).hexdigest()
+            unique = next(f"{sid}-{digest[:n]}" for n in (8, 16, 64) if f"{sid}-{digest[:n]}" not in taken)
+            taken.add(unique)
+            ids[name] = unique
+            notes[name] = (
+                f"{len(group)} student folders have names that read {sid!r}; this one was graded "
+                f"as {unique!r}, so that no grade replaces another's"
+            )
+    return ids, notes
+
+
 def find_submissions(
-    submitted: Path, assignment: str | None, student: str | None, faults: list[str] | None = None
+    submitted: Path,
+    assignment: str | None,
+    student: str | None,
+    notes: dict[str, list[str]] | None = None,
+    refused: list[Refused] | None = None,
 ) -> list[tuple[str, str, Path]]:
-    """(student id, assignment, folder) of each submission; two folders whose names give the same
-    id are both left out, with a fault: neither may overwrite the other's grade."""
+    """(student id, assignment, folder) of each submission in ``submitted/<student>/<assignment>/``.
+
+    A student or assignment folder that is a link (zip and tar keep links, so a student can
+    make one) is never followed: it would grade the target (the solutions, another student's
+    work) as this student's. It goes to ``refused`` instead, as does any folder whose real
+    location is not where it appears. ``notes``: id -> notes for that student (an id clash)."""
+    root = Path(os.path.realpath(submitted))
+    students = sorted(os.scandir(submitted), key=lambda e: e.name)
+    ids, clash_notes = _student_ids([e.name for e in students if e.is_dir() or e.is_symlink()])
     found = []
-    for folder in sorted(p for p in submitted.glob("*/*") if p.is_dir()):
-        s, a = student_id(folder.parent.name), folder.name
-        if (assignment in (None, a)) and (student in (None, s, folder.parent.name)):
-            found.append((s, a, folder))
-    names: dict[tuple[str, str], set[str]] = {}
-    for s, a, folder in found:
-        names.setdefault((s, a), set()).add(folder.parent.name)
-    clashes = {key for key, folders in names.items() if len(folders) > 1}
-    for s, a in sorted(clashes):
-        message = f"{s}/{a}: {len(names[(s, a)])} student folders have names that give this same id; none was graded"
-        print(f"grader fault: {message}", file=sys.stderr)
-        if faults is not None:
-            faults.append(message)
-    return [t for t in found if (t[0], t[1]) not in clashes]
+
+    def refuse(sid: str, a: str | None, path: Path, what: str) -> None:
+        if refused is not None:
+            refused.append(Refused(sid, a, path, f"{what} is a link, not a folder of the student's own; it was not graded"))
+
+    for entry in students:
+        if not (entry.is_dir() or entry.is_symlink()):
+            continue
+        sid = ids[entry.name]
+        if student not in (None, sid, entry.name):
+            continue
+        if clash_notes.get(entry.name) and notes is not None:
+            notes.setdefault(sid, []).append(clash_notes[entry.name])
+        shown = f"{sid}/" if entry.is_symlink() else None
+        if entry.is_symlink() or os.path.realpath(entry.path) != str(root / entry.name):
+            if assignment is None:
+                refuse(sid, None, Path(entry.path), shown or f"{sid}/")
+            else:
+                refuse(sid, assignment, Path(entry.path) / assignment, shown or f"{sid}/")
+            continue
+        for sub in sorted(os.scandir(entry.path), key=lambda e: e.name):
+            if assignment not in (None, sub.name) or not (sub.is_dir() or sub.is_symlink()):
+                continue
+            folder = Path(sub.path)
+            if sub.is_symlink() or os.path.realpath(folder) != str(root / entry.name / sub.name):
+                refuse(sid, sub.name, folder, f"{sid}/{sub.name}")
+                continue
+            found.append((sid, sub.name, folder))
+    return found
 
 
 def hidden_paths(o: Options) -> list[Path]:
@@ -195,7 +260,11 @@ def _run_grading(options: Options) -> Run:
         built = samples.build_samples(o.course, o.submitted, o.assignment)
         samples.write_manifest(o.submitted.parent, built)
     o.submitted = Path(o.submitted).resolve()
-    todo = find_submissions(o.submitted, o.assignment, o.student, faults)
+    refused: list[Refused] = []
+    student_notes: dict[str, list[str]] = {}
+    todo = find_submissions(o.submitted, o.assignment, o.student, student_notes, refused)
+    for r in refused:
+        sandbox.warn_always(f"{r.path}: {r.reason}")
     isolate = o.sandbox and sandbox.can_isolate()
     namespaces = isolate and sandbox.namespaces_work()
     if not isolate:
@@ -214,7 +283,7 @@ def _run_grading(options: Options) -> Run:
         Path(folder).mkdir(parents=True, exist_ok=True)
 
     assignments: dict[str, Assignment] = {}
-    for name in sorted({a for _, a, _ in todo}):
+    for name in sorted({a for _, a, _ in todo} | {r.assignment for r in refused if r.assignment}):
         if not (o.course / "solutions" / name).is_dir():
             print(f"warning: no source notebook for assignment {name!r}; its submissions are skipped", file=sys.stderr)
             continue
@@ -235,7 +304,14 @@ def _run_grading(options: Options) -> Run:
         runner = engine.Runner(template, o.limits, hide, isolate, namespaces, sys_path)
         locked = sandbox.hidden_by_permissions(hide, sys_path or []) if uid_only else contextlib.nullcontext()
         with locked:
-            results = _grade_all(o, todo, assignments, runner, faults)
+            results = _grade_all(o, todo, assignments, runner, faults, student_notes)
+    for r in refused:  # a row of 0 with the reason for each; what the link points to is never read
+        for name in [r.assignment] if r.assignment else sorted(assignments):
+            if name in assignments:
+                graded = engine.not_graded(r.student, assignments[name], r.reason)
+                _record(o, assignments[name], r.student, None, graded)
+                results.extend(graded)
+    results.sort(key=lambda r: (r.student, r.assignment, r.notebook))
     o.output.mkdir(parents=True, exist_ok=True)
     record.write_csv(o.output / "grades.csv", results)
     report = {
@@ -249,6 +325,7 @@ def _run_grading(options: Options) -> Run:
         "submitted": str(o.submitted),
         "limits": dataclasses.asdict(o.limits),
         "grader_faults": faults,
+        "refused": [f"{r.path}: {r.reason}" for r in refused],
         "results": [
             {"student": r.student, "assignment": r.assignment, "notebook": r.notebook, "score": r.score, "max_score": r.max_score}
             for r in results
@@ -261,7 +338,7 @@ def _run_grading(options: Options) -> Run:
     return Run(results, o.seed, faults)
 
 
-def _grade_all(o: Options, todo, assignments, runner, faults) -> list[NotebookResult]:
+def _grade_all(o: Options, todo, assignments, runner, faults, student_notes=None) -> list[NotebookResult]:
     slots: queue.Queue[int] = queue.Queue()
     for k in range(max(1, o.jobs)):
         slots.put(k)
@@ -269,9 +346,12 @@ def _grade_all(o: Options, todo, assignments, runner, faults) -> list[NotebookRe
     def task(student: str, assignment: str, folder: Path) -> list[NotebookResult]:
         slot = slots.get()
         try:
-            return engine.grade_submission(folder, student, assignments[assignment], runner, slot)
+            graded = engine.grade_submission(folder, student, assignments[assignment], runner, slot)
         finally:
             slots.put(slot)
+        for r in graded:
+            r.notes[:0] = (student_notes or {}).get(student, [])
+        return graded
 
     results: list[NotebookResult] = []
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, o.jobs))
@@ -309,9 +389,9 @@ def _grade_all(o: Options, todo, assignments, runner, faults) -> list[NotebookRe
     return results
 
 
-def _record(o: Options, assignment: Assignment, student: str, folder: Path, graded: list[NotebookResult]) -> None:
+def _record(o: Options, assignment: Assignment, student: str, folder: Path | None, graded: list[NotebookResult]) -> None:
     record.make_writable(graded)  # the student id is writable already (student_id)
-    timestamp = record.read_timestamp(folder)
+    timestamp = record.read_timestamp(folder) if folder is not None else None
     if o.db_url:
         record.record_gradebook(o.db_url, assignment, student, graded, timestamp or None)
     record.write_autograded(o.autograded / student / assignment.name, timestamp, graded)

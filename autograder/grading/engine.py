@@ -173,6 +173,19 @@ def grade_submission(folder: Path, student: str, assignment: Assignment, runner:
     return results
 
 
+def not_graded(student: str, assignment: Assignment, reason: str) -> list[NotebookResult]:
+    """The rows of a submission that is refused without being read (a link in submitted/):
+    every exercise 0, with the reason, so that nothing is lost silently."""
+    return [
+        NotebookResult(
+            student, assignment.name, source.name,
+            [compare._result(assignment.hidden[name], "not_attempted", reason) for name in source.exercises],
+            [], assignment.seed, error=reason,
+        )
+        for source in assignment.notebooks
+    ]
+
+
 _NAME_ERROR = re.compile(r"NameError: name '([^']+)' is not defined")
 
 
