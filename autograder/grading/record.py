@@ -306,6 +306,14 @@ def write_student_files(out: Path, feedback_dir: Path, results: list[NotebookRes
 
 
 CSV_HEADER = ["student", "assignment", "notebook", "exercise", "points", "max_points", "status", "seed"]
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(field) -> str:
+    """``field`` as text a spreadsheet shows as text: one that starts like a formula (``=``, ``+``,
+    ``-``, ``@``, a tab or a CR: a student folder named ``=HYPERLINK(...)``, say) gets a ``'`` first."""
+    text = str(field)
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def write_csv(path: Path, all_results: list[NotebookResult]) -> None:
@@ -319,7 +327,7 @@ def write_csv(path: Path, all_results: list[NotebookResult]) -> None:
     import time
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    graded = {(r.student, r.assignment) for r in all_results}
+    graded = {(spreadsheet_safe(r.student), spreadsheet_safe(r.assignment)) for r in all_results}  # as written
     with open(path.with_name(path.name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         kept: list[list[str]] = []
@@ -342,9 +350,9 @@ def write_csv(path: Path, all_results: list[NotebookResult]) -> None:
                 w.writerow(CSV_HEADER)
                 w.writerows(kept)
                 for r in all_results:
-                    for e in r.exercises:
-                        w.writerow([r.student, r.assignment, r.notebook, e.name, f"{e.points:g}", f"{e.max_points:g}", e.status, r.seed])
-                    w.writerow([r.student, r.assignment, r.notebook, "TOTAL", f"{r.score:g}", f"{r.max_score:g}", "error" if r.error else "", r.seed])
+                    rows = [[r.student, r.assignment, r.notebook, e.name, f"{e.points:g}", f"{e.max_points:g}", e.status, r.seed] for e in r.exercises]
+                    rows.append([r.student, r.assignment, r.notebook, "TOTAL", f"{r.score:g}", f"{r.max_score:g}", "error" if r.error else "", r.seed])
+                    w.writerows([[spreadsheet_safe(field) for field in row] for row in rows])
             os.chmod(tmp, 0o644)
             os.replace(tmp, path)  # a run stopped while writing leaves the old file whole
         except BaseException:
