@@ -458,50 +458,87 @@ def call_fresh(fn: Callable, name: str, *args: Any) -> Any:
     return raw
 
 
-def watch_step_caches(name: str, step: str) -> Callable[..., Any]:
-    """A ``call`` for a sequence forward (``name``) that loops over the learner's ``step`` function.
+def _items_like(was: _Held, obj: Any) -> Any:
+    """What the container ``obj`` holds, laid out as snapshot ``was``'s items; None when ``obj`` is
+    not that kind of container (another structure is judged elsewhere, not here)."""
+    if was.kind is np.ndarray:
+        ok = isinstance(obj, np.ndarray) and obj.dtype == object and obj.shape == was.shape
+        return list(obj.flat) if ok else None
+    if type(obj) is not was.kind:
+        return None
+    if was.keyed:
+        items = _fields(obj) if was.attrs else obj
+        return items if set(items) == set(was.items) else None
+    return list(obj) if len(obj) == len(was.items) else None
 
-    While ``fn`` runs, the ``step`` it finds among its globals (the notebook's) is
-    replaced by a spy that keeps a snapshot of every cache the step returns (the
-    last value it returns). A cache written to after it was returned fails the
-    forward: a loop that copies each new state into the array it gave the step
-    (``h_prev[...] = h_next``) returns the right h, but every step's cache then
-    holds the last state, and the backward pass computes wrong gradients from it.
-    Otherwise it is :func:`call_fresh`.
+
+def _differs(was: Any, now: Any, where: str) -> str | None:
+    """The first array of ``now`` whose values differ from those of snapshot ``was`` (of another run
+    of the same code on the same inputs, so rounding may differ in the last bits), or None."""
+    if isinstance(was, np.ndarray):
+        if not isinstance(now, np.ndarray) or now.shape != was.shape:
+            return None
+        if was.dtype.kind in "fc" and now.dtype.kind in "fc":
+            tol = 1e-5 if np.finfo(np.result_type(was, now)).bits <= 32 else 1e-9
+            same = np.allclose(now, was, rtol=tol, atol=tol, equal_nan=True)
+        else:
+            same = np.array_equal(now, was)
+        return None if same else f"{where} was written to"
+    if isinstance(was, _Held):
+        items = _items_like(was, now)
+        if items is None:
+            return None
+        for k in was.items.keys() if was.keyed else range(len(was.items)):
+            found = _differs(was.items[k], items[k], f"{where}.{k}" if was.attrs else f"{where}[{k!r}]")
+            if found:
+                return found
+    return None
+
+
+def watch_step_caches(name: str, step: str, sequence: str = "x") -> Callable[..., Any]:
+    """A ``call`` for a sequence forward (``name``, whose loop runs ``step``) that judges the step
+    caches it returns.
+
+    The forward also runs on the first T - 1 steps of its input ``sequence`` (the other inputs as
+    they are). Step t of that run reads exactly what step t of the graded run reads, so for every
+    t < T - 1 its cache must come out the same in both runs; one that differs was written to by a
+    later step. A loop that copies each new state into the array it gave the step
+    (``h_prev[...] = h_next``) returns the right h, but every step's cache then holds the last
+    state, and the backward pass computes wrong gradients from it. Judged from what the forward
+    returns, this holds however the loop reaches the step: through the notebook's global, a
+    default argument, or its body written out in the loop. Otherwise it is :func:`call_fresh`.
     """
 
     def call(fn: Callable, inputs: Mapping[str, Any], helpers: Mapping[str, Callable]) -> Any:
-        scope = getattr(fn, "__globals__", None)
-        original = scope.get(step) if isinstance(scope, dict) else None
-        if not callable(original):
-            return call_fresh(fn, name, *inputs.values())
-        taken: list[tuple[Any, Any]] = []
-
-        def spy(*args: Any, **kwargs: Any) -> Any:
-            out = original(*args, **kwargs)
-            if isinstance(out, tuple) and out:
-                taken.append((out[-1], _snapshot(out[-1])))
-            return out
-
-        scope[step] = spy
-        try:
-            raw = fn(*inputs.values())
-        finally:
-            if scope.get(step) is spy:  # as it was, unless the learner's code rebound the name itself
-                scope[step] = original
-        for t, (cache, before) in enumerate(taken):
-            where = _written(before, cache, "")
-            if where is not None:
-                path = where.removesuffix(" was written to")
-                part = f"item {path} of the cache of step {t}" if path else f"the cache of step {t}"
-                raise CallProblem(
-                    "values",
-                    f"{name} changed a cache after {step} had returned it: {part} was written to later in "
-                    "the loop. The backward pass reads each step's cache and would find a later step's values "
-                    "there. This happens when the loop writes each new state into the array it gave the step "
-                    "(h_prev[...] = h_next, h_prev += ...), even though h itself can come out right: give the "
-                    "next step the new array instead (h_prev = h_next)",
-                )
+        shorter = None
+        seq = inputs.get(sequence)
+        if isinstance(seq, np.ndarray) and seq.ndim >= 2 and seq.shape[1] >= 2:
+            cut = {k: np.array(v[:, :-1]) if k == sequence else _copied(v) for k, v in inputs.items()}
+            try:  # copies: this run cannot touch the graded call's inputs
+                short = _quietly(fn, *cut.values())
+                if isinstance(short, (tuple, list)) and short:
+                    shorter = _snapshot(short[-1])
+            except Exception:  # noqa: BLE001 — only the full call is graded; this one compares caches
+                shorter = None
+        raw = fn(*inputs.values())
+        cache = raw[-1] if isinstance(raw, (tuple, list)) and raw else None
+        if (
+            isinstance(shorter, _Held) and shorter.kind in (list, tuple) and isinstance(cache, (list, tuple))
+            and len(cache) == len(shorter.items) + 1 == seq.shape[1]
+        ):
+            for t, (was, now) in enumerate(zip(shorter.items, cache)):
+                where = _differs(was, now, "")
+                if where is not None:
+                    path = where.removesuffix(" was written to")
+                    part = f"item {path} of the cache of step {t}" if path else f"the cache of step {t}"
+                    raise CallProblem(
+                        "values",
+                        f"{name} changed a cache after {step} had returned it: {part} was written to later in "
+                        "the loop. The backward pass reads each step's cache and would find a later step's values "
+                        "there. This happens when the loop writes each new state into the array it gave the step "
+                        "(h_prev[...] = h_next, h_prev += ...), even though h itself can come out right: give the "
+                        "next step the new array instead (h_prev = h_next)",
+                    )
         check_kept(fn, name, raw, *inputs.values())
         return raw
 

@@ -11,7 +11,7 @@ import json
 import shutil
 
 import pytest
-from conftest import COURSE, FAST, LESSON
+from conftest import COURSE, FAST, LESSON, full_points, grade_notebook, notebook_with, points
 
 from autograder.grading import cli, record, samples
 from autograder.grading.compare import ExerciseResult
@@ -120,3 +120,47 @@ def test_grades_csv_fields_cannot_become_spreadsheet_formulas(tmp_path, lead):
     assert {row[0] for row in rows} == {"'" + name, "alice"}
     assert [row[4] for row in rows if row[0] == "'" + name and row[3] == "TOTAL"] == ["3"]
     assert not any(cell[:1] in ("=", "+", "-", "@", "\t", "\r") for row in rows for cell in row)
+
+
+# --------------------------------------------------------------------------
+# 7. The cache check judges the caches a forward returns, however it calls its step
+# --------------------------------------------------------------------------
+
+_OVERWRITING_FORWARD = {
+    # The step through a default argument: the name the check used to watch is never looked up.
+    "default argument": (
+        "def rnn_forward(x, h0, W_xh, W_hh, b_h, _step=rnn_step_forward):\n"
+        "    N, T, _ = x.shape\n"
+        "    h, cache, h_prev = np.empty((N, T, h0.shape[1])), [], h0.copy()\n"
+        "    for t in range(T):\n"
+        "        h_next, step_cache = _step(x[:, t], h_prev, W_xh, W_hh, b_h)\n"
+        "        h_prev[...] = h_next\n"
+        "        h[:, t] = h_next\n"
+        "        cache.append(step_cache)\n"
+        "    return h, cache\n"
+    ),
+    # The step written out in the loop: no call to watch at all.
+    "inline": (
+        "def rnn_forward(x, h0, W_xh, W_hh, b_h):\n"
+        "    N, T, _ = x.shape\n"
+        "    h, cache, h_prev = np.empty((N, T, h0.shape[1])), [], h0.copy()\n"
+        "    for t in range(T):\n"
+        "        h_next = np.tanh(x[:, t] @ W_xh + h_prev @ W_hh + b_h)\n"
+        "        cache.append((x[:, t], h_prev, W_xh, W_hh, h_next))\n"
+        "        h_prev[...] = h_next\n"
+        "        h[:, t] = h_next\n"
+        "    return h, cache\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("how", sorted(_OVERWRITING_FORWARD))
+def test_a_forward_that_overwrites_its_cached_states_fails_however_it_calls_its_step(lesson, runner, how):
+    """h comes out right, but every step's cache holds the one array the loop keeps overwriting, so
+    a backward pass would read the last state everywhere. Calling the step through a default
+    argument (or not calling it) used to hide that from the check (11 -> 14)."""
+    nb = notebook_with(lesson, edits={"rnn_forward": lambda _: _OVERWRITING_FORWARD[how]})
+    result = grade_notebook(lesson, runner, nb)
+    verdict = {e.name: e for e in result.exercises}["rnn_forward"]
+    assert verdict.points == 0 and "changed a cache after" in verdict.message, verdict.message
+    assert points(result) == {**full_points(lesson), "rnn_forward": 0.0}
