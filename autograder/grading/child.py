@@ -1,18 +1,25 @@
 """The grading child: runs one submission's cells and calls its functions.
 
 This file is copied into an empty working directory and started as a script
-(``python -I -S -B child.py config.json``); it imports nothing of the course
-but its own copies of ``autograder.suites`` (public) and ``rnncourse``.
+(``python -I -S -B child.py FD_IN FD_OUT``); its configuration is the first line
+the parent sends. It imports nothing of the course but its own copies of
+``autograder.suites`` (public) and ``rnncourse``.
 
-1. **Sandbox** (still root, if the parent is): new mount and network
-   namespaces; the Python paths it needs are bind-mounted into its working
-   directory, then the course, the submissions, the outputs and the gradebook
-   are covered by empty directories, ``/tmp`` by a small tmpfs and every other
-   directory anyone may write to (``/dev/shm``, ``/run/lock``, ...) by a tiny one;
-   a private IPC namespace keeps shared-memory segments from outliving the child.
-2. **Limits**: CPU, address space, file size, open files, processes.
-3. **Drop privileges** to the unprivileged uid the parent chose.
-4. **Serve** the parent over two pipes, one JSON message per line:
+1. **Groups**: it joins the cgroups the parent made for it (one memory limit and
+   one CPU for it and everything it starts), before it starts anything.
+2. **Sandbox** (still root, if the parent is): new mount, network, IPC, UTS and
+   PID namespaces; it forks, and the child, PID 1 of the new PID namespace, gets a
+   root of its own (:func:`isolate`): the system's programs and libraries and the
+   Python folders read-only, its work folder read-only at ``/tmp/work`` with a small
+   writable ``scratch``, a small ``/tmp``, a few devices and a ``/proc`` that shows
+   only its own processes. Nothing else of the host: no home, no ``/run`` (no
+   daemon's socket), no folder anyone may write to, no other checkout. The first
+   process waits and ends as the second ended, so the parent sees one process.
+3. **Limits**: CPU, address space, file size, open files, processes.
+4. **Drop privileges** to the unprivileged uid the parent chose; a fresh session
+   keyring, and the kernel's key system calls denied (keys outlive processes and
+   are not namespaced: one student could leave an answer there for the next).
+5. **Serve** the parent over two pipes, one JSON message per line:
    ``{"op": "cell", "source": ...}`` runs a cell in the notebook's namespace;
    ``{"op": "run", "name": ..., "cases": [...]}`` calls the learner's function
    on the hidden inputs and sends back the outputs as plain arrays.
@@ -25,20 +32,26 @@ import ctypes
 import json
 import os
 import resource
+import select
 import signal
 import sys
 import traceback
 
-CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWIPC = 0x00020000, 0x40000000, 0x08000000
-# Directories any user may write to, besides /tmp: each gets a tiny tmpfs of its own, so
-# that nothing a child writes outlives it or reaches another child.
-SHARED_WRITABLE = ("/dev/shm", "/var/tmp", "/run/lock", "/var/lock", "/var/crash", "/dev/mqueue", "/run/shm")
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 4096, 16384, 1 << 18
-PR_SET_NO_NEW_PRIVS = 38
-PR_SET_PDEATHSIG = 1
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
+NAMESPACES = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MNT_DETACH = 2
+PR_SET_PDEATHSIG, PR_SET_SECCOMP, PR_SET_NO_NEW_PRIVS = 1, 22, 38
+# The host's programs and libraries, bound read-only (or, where they are links, as links).
+SYSTEM = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
+DEVICES = ("null", "zero", "full", "random", "urandom")
 BIG = 2_000_000  # arrays with more entries are described, not sent
 
 _libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+_life = []  # the read end of a pipe the first process holds open while it lives
 
 
 def _check(ret: int, what: str) -> None:
@@ -53,49 +66,133 @@ def _mount(src, target, fstype, flags, data=None) -> None:
 
 
 # --------------------------------------------------------------------------
-# 1-3. Sandbox, limits, privileges
+# 1-4. Groups, sandbox, limits, privileges
 # --------------------------------------------------------------------------
 
 
+def join_groups(cfg: dict) -> list[str]:
+    """Join the cgroups the parent made (their ``cgroup.procs`` files) before starting anything:
+    every process this one starts is then in them too. Returns those it joined."""
+    joined = []
+    for procs in cfg.get("cgroups", []):
+        try:
+            with open(procs, "w") as f:
+                f.write(str(os.getpid()))
+            joined.append(procs)
+        except OSError:
+            pass
+    return joined
+
+
+def enter_namespaces(keep: tuple = ()) -> None:
+    """New namespaces; then fork, and return in the child, PID 1 of the new PID namespace.
+
+    This process (root, outside the new PID namespace) waits for it and ends as it ended, with
+    its exit code or its signal: the parent sees one process. It dies with the parent; the child
+    dies with it (see :func:`drop_privileges`), and with the child every process it started.
+    ``keep``: file descriptors only the child keeps (the protocol's pipes).
+    """
+    parent = os.getppid()
+    _check(_libc.unshare(NAMESPACES), "unshare")
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
+    life_r, life_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(life_w)
+        _life.append(life_r)
+        return
+    os.close(life_r)
+    for fd in keep:
+        os.close(fd)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
+    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
+
+
 def isolate(cfg: dict) -> dict:
-    """Namespaces and mounts; returns the paths the child uses from now on."""
+    """Give this process (PID 1 of fresh namespaces, still root) a root of its own; returns the
+    paths the child uses from now on. Without namespaces, the host's paths as they are."""
     work = os.getcwd()
     paths = {"work": work, "sys_path": list(cfg["sys_path"]), "scratch": os.path.join(work, "scratch")}
     if not cfg["isolate"]:
         return paths
-    # A private IPC namespace: System V shared memory dies with the child, outside its memory limit.
-    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC), "unshare")
-    _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    # Re-expose the interpreter's and site-packages' directories inside the work dir:
-    # they may live under a hidden path (the course's .venv) or an unreadable one (/root).
-    bound = []
-    for i, path in enumerate(cfg["sys_path"]):
-        target = os.path.join(work, "sys", str(i))
-        os.makedirs(target, exist_ok=True)
-        _mount(path, target, None, MS_BIND | MS_REC)
-        bound.append(f"/tmp/work/sys/{i}")
-    empty = os.path.join(work, "empty")
-    for path in cfg["hide"]:
-        if os.path.isdir(path):
-            _mount(empty, path, None, MS_BIND)
-        elif os.path.exists(path):
-            _mount("/dev/null", path, None, MS_BIND)
-    # A fresh, small /tmp (other children's work dirs and the parent's files vanish);
-    # the work dir moves to /tmp/work, with a size-limited scratch dir as the cwd.
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing below propagates back to the host
+    root = os.path.join(work, "root")
+    os.makedirs(root, exist_ok=True)
+    _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,nr_inodes=4096,mode=755")
+    bound: list[tuple[str, str]] = []  # (host path, path in the new root)
+
+    def bind(host: str, inside: str) -> None:
+        target = root + inside
+        if os.path.isdir(host):
+            os.makedirs(target, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            open(target, "w").close()
+        _mount(host, target, None, MS_BIND)  # one tree, not the mounts below it
+        _mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        bound.append((host, inside))
+
+    for name in SYSTEM:
+        host = "/" + name
+        if os.path.islink(host):  # /bin -> usr/bin where /usr is merged
+            os.symlink(os.readlink(host), os.path.join(root, name))
+        elif os.path.isdir(host):
+            bind(host, host)
+    os.mkdir(os.path.join(root, "etc"))
+    if os.path.isfile("/etc/ld.so.cache"):  # where the dynamic linker finds libraries
+        bind("/etc/ld.so.cache", "/etc/ld.so.cache")
+    # A small /tmp; in it the work folder, read-only, with a small scratch folder to write in,
+    # and the Python folders the child needs (they may live under a hidden or unreadable path).
     size = f"size={cfg['tmp_mb']}m,mode=1777"
-    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, size)
-    os.mkdir("/tmp/work")
-    _mount(".", "/tmp/work", None, MS_BIND | MS_REC)  # "." is still the old work dir
-    _mount("tmpfs", "/tmp/work/scratch", "tmpfs", MS_NOSUID | MS_NODEV, size)
-    covered = set()
-    for path in SHARED_WRITABLE:
-        real = os.path.realpath(path)
-        if real in covered or not os.path.isdir(real) or not os.stat(real).st_mode & 0o002:
-            continue
-        covered.add(real)
-        _mount("tmpfs", real, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=1777")
+    os.mkdir(os.path.join(root, "tmp"))
+    _mount("tmpfs", os.path.join(root, "tmp"), "tmpfs", MS_NOSUID | MS_NODEV, size)
+    for i in range(len(cfg["sys_path"])):
+        os.makedirs(os.path.join(work, "sys", str(i)), exist_ok=True)
+    bind(work, "/tmp/work")
+    _mount("tmpfs", root + "/tmp/work/scratch", "tmpfs", MS_NOSUID | MS_NODEV, size)
+    for i, path in enumerate(cfg["sys_path"]):
+        bind(path, f"/tmp/work/sys/{i}")
+    # What must stay hidden but lies inside what was bound: the course installed in a
+    # site-packages the child reads, a course or gradebook under /usr.
+    for path in cfg["hide"]:
+        for host, inside in bound:
+            if path == host or path.startswith(host.rstrip("/") + "/"):
+                target = root + inside + path[len(host):]
+                if os.path.isdir(target) and not os.path.islink(target):
+                    _mount("tmpfs", target, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=555")
+                elif os.path.isfile(target):
+                    _mount("/dev/null", target, None, MS_BIND)
+    dev = os.path.join(root, "dev")
+    os.mkdir(dev)
+    _mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=755")
+    for name in DEVICES:
+        if os.path.exists("/dev/" + name):
+            open(os.path.join(dev, name), "w").close()
+            _mount("/dev/" + name, os.path.join(dev, name), None, MS_BIND)
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, os.path.join(dev, name))
+    _mount(None, dev, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC)
+    os.mkdir(os.path.join(root, "proc"))  # of this PID namespace: the child's processes only
+    _mount("proc", os.path.join(root, "proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    os.chdir(root)
+    _check(_libc.pivot_root(b".", b"."), "pivot_root")  # the old root now lies on top of the new one:
+    _check(_libc.umount2(b".", MNT_DETACH), "umount the host's root")  # gone, with every host mount
+    os.chdir("/")
+    _mount(None, "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     os.chdir("/tmp/work")
-    return {"work": "/tmp/work", "sys_path": bound, "scratch": "/tmp/work/scratch"}
+    return {"work": "/tmp/work", "sys_path": [inside for host, inside in bound if inside.startswith("/tmp/work/sys/")], "scratch": "/tmp/work/scratch"}
 
 
 def limit(cfg: dict) -> None:
@@ -116,17 +213,103 @@ def limit(cfg: dict) -> None:
         resource.setrlimit(which, (value, value))
 
 
-def drop_privileges(cfg: dict) -> None:
+# The kernel's key system calls (add_key, request_key, keyctl) for each architecture (AUDIT_ARCH_*)
+# a process on this machine may call them as: a 64-bit kernel also runs 32-bit code.
+KEY_SYSCALLS = {
+    0xC000003E: (248, 249, 250),  # x86_64 (x32 uses the same numbers with bit 30 set)
+    0x40000003: (286, 287, 288),  # i386
+    0xC00000B7: (217, 218, 219),  # aarch64
+    0x40000028: (309, 310, 311),  # arm
+    0xC00000F3: (217, 218, 219),  # riscv64
+}
+NATIVE_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7, "riscv64": 0xC00000F3}
+X32_BIT = 0x40000000
+KEYCTL_JOIN_SESSION_KEYRING = 1
+
+
+def key_syscalls() -> tuple | None:
+    """(add_key, request_key, keyctl) of this machine's own architecture, or None if unknown."""
+    arch = NATIVE_ARCH.get(os.uname().machine)
+    return KEY_SYSCALLS[arch] if arch else None
+
+
+def fresh_session_keyring() -> bool:
+    """Leave the session keyring inherited from the grader (an SSH login's, a container's: the
+    instructor's keys) for a new, empty one."""
+    numbers = key_syscalls()
+    return numbers is not None and _libc.syscall(numbers[2], KEYCTL_JOIN_SESSION_KEYRING, None) >= 0
+
+
+def deny_key_syscalls() -> bool:
+    """A seccomp filter that makes add_key, request_key and keyctl fail with EPERM, for this
+    process and all it starts (as Docker's default profile does): keys are not namespaced and
+    outlive every process of a uid, so one child could leave an answer for the next, or for a
+    child graded at the same time. Needs PR_SET_NO_NEW_PRIVS. False if this kernel refused."""
+    if key_syscalls() is None:
+        return False
+    LD_ABS, AND_K, JEQ_K, RET_K = 0x20, 0x54, 0x15, 0x06
+    ALLOW, DENY = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ERRNO | EPERM
+    program: list[list[int]] = [[LD_ABS, 0, 0, 4]]  # seccomp_data.arch
+    jumps = []  # instructions whose "true" branch goes to DENY
+    for arch, numbers in KEY_SYSCALLS.items():
+        block = [[LD_ABS, 0, 0, 0]]  # seccomp_data.nr
+        if arch == 0xC000003E:
+            block.append([AND_K, 0, 0, 0xFFFFFFFF ^ X32_BIT])
+        for number in numbers:
+            jumps.append(len(program) + 1 + len(block))
+            block.append([JEQ_K, 0, 0, number])
+        block.append([RET_K, 0, 0, ALLOW])
+        program.append([JEQ_K, 0, len(block), arch])
+        program.extend(block)
+    program.append([RET_K, 0, 0, ALLOW])
+    deny = len(program)
+    program.append([RET_K, 0, 0, DENY])
+    for i in jumps:
+        program[i][1] = deny - i - 1
+
+    class Filter(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+
+    class Program(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Filter))]
+
+    filters = (Filter * len(program))(*[Filter(*op) for op in program])
+    prog = Program(len(program), filters)
+    return _libc.prctl(PR_SET_SECCOMP, 2, ctypes.byref(prog), 0, 0) == 0
+
+
+def drop_privileges(cfg: dict) -> dict:
+    """The uid the parent chose (root modes), then the keyrings; returns what was granted."""
     _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     if cfg["uid"] is not None:
         parent = os.getppid()
         os.setgroups([])
         os.setgid(cfg["uid"])
         os.setuid(cfg["uid"])
-        # Die with the grader, even when it is killed outright (set after setuid, which clears it).
+        # Die with the grader, or with the first process of the sandbox (see enter_namespaces),
+        # even when it is killed outright (set after setuid, which clears it).
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent:  # it died before the line above
+        if _life:  # the first process holds the pipe's other end open while it lives
+            if select.select(_life, [], [], 0)[0]:
+                os._exit(1)
+            os.close(_life.pop())
+        elif os.getppid() != parent:  # it died before the line above
             os._exit(1)
+    return {"session_keyring": fresh_session_keyring(), "key_syscalls_denied": deny_key_syscalls()}
+
+
+def probe(work: str) -> None:
+    """``child.py --probe WORK``: build the sandbox in an empty folder and exit 0, or print why not
+    and exit 1. The parent runs it once per run to choose between this sandbox and the uid-only one."""
+    try:
+        enter_namespaces()
+        os.chdir(work)
+        os.makedirs("scratch", exist_ok=True)
+        isolate({"isolate": True, "sys_path": [], "hide": [], "tmp_mb": 1})
+    except OSError as exc:
+        print(exc, file=sys.stderr)
+        os._exit(1)
+    os._exit(0)
 
 
 # --------------------------------------------------------------------------
@@ -327,18 +510,22 @@ def remap_packages(old: list, new: list) -> None:
 
 
 def main() -> None:
-    with open(sys.argv[1]) as f:
-        cfg = json.load(f)
-    channel = Channel(cfg["fd_in"], cfg["fd_out"])
-    granted = {"namespaces": False, "uid": None}
+    if sys.argv[1] == "--probe":
+        probe(sys.argv[2])
+    fd_in, fd_out = int(sys.argv[1]), int(sys.argv[2])
+    channel = Channel(fd_in, fd_out)
+    cfg = channel.receive()  # the first line: no file for student code to find it in
+    granted = {"namespaces": False, "uid": None, "cgroups": join_groups(cfg)}
     try:
+        if cfg["isolate"]:
+            enter_namespaces(keep=(fd_in, fd_out))
         paths = isolate(cfg)
         granted["namespaces"] = cfg["isolate"]
-    except OSError as exc:  # the parent probed namespaces, so this is rare: never run as root then
+    except OSError as exc:  # the parent probed the sandbox, so this is rare: never run as root then
         channel.send({"status": "hello", "sandbox": granted, "refused": f"the sandbox could not be set up: {exc}"})
         return
     limit(cfg)
-    drop_privileges(cfg)
+    granted.update(drop_privileges(cfg))
     granted["uid"] = os.getuid()
     sys.path[:] = [paths["work"], *paths["sys_path"]]
     remap_packages(cfg.get("sys_path_orig") or cfg["sys_path"], paths["sys_path"])

@@ -271,8 +271,7 @@ def _run_grading(options: Options) -> Run:
         what = "its sandbox (disabled with --no-sandbox)" if not o.sandbox else "root privileges (no namespaces, no separate uid)"
         sandbox.warn_once(sandbox.NOT_ENFORCED.format(what=what))
     elif not namespaces:
-        why = "forced by RNNGRADE_NO_NAMESPACES" if os.environ.get("RNNGRADE_NO_NAMESPACES") == "1" else "unshare is refused"
-        sandbox.warn_once(sandbox.UID_ONLY.format(why=why))
+        sandbox.warn_once(sandbox.UID_ONLY.format(why=sandbox.namespace_problem() or "refused"))
     if isolate:
         reaped = sandbox.reap_orphans(shared_dirs=not namespaces)
         if reaped:
@@ -302,8 +301,18 @@ def _run_grading(options: Options) -> Run:
             Path(tmp).chmod(0o711)
             sys_path = sandbox.sys_path_for_uid(Path(tmp) / "python")
         runner = engine.Runner(template, o.limits, hide, isolate, namespaces, sys_path)
-        locked = sandbox.hidden_by_permissions(hide, sys_path or []) if uid_only else contextlib.nullcontext()
-        with locked:
+        with contextlib.ExitStack() as uid_only_sandbox:
+            if uid_only:  # no mounts, no PID namespace: permissions and a blank command line instead
+                installed = sandbox.installed_copies(sandbox.child_sys_path())
+                try:
+                    uid_only_sandbox.enter_context(sandbox.hidden_by_permissions(hide + installed, sys_path or []))
+                except OSError as exc:
+                    raise GraderError(
+                        f"the grader cannot hide {exc.filename or 'a path'} from the children ({exc.strerror}); "
+                        "they would read the course's reference there. Grade where namespaces are allowed, "
+                        "or from an editable install (pip install -e .)"
+                    ) from None
+                uid_only_sandbox.enter_context(sandbox.command_line_hidden())
             results = _grade_all(o, todo, assignments, runner, faults, student_notes)
     for r in refused:  # a row of 0 with the reason for each; what the link points to is never read
         for name in [r.assignment] if r.assignment else sorted(assignments):
@@ -322,6 +331,7 @@ def _run_grading(options: Options) -> Run:
             else "resource limits only"
         ),
         "memory_limit": "per child and all it starts (cgroup)" if isolate and sandbox.memory_groups_work() else "per process",
+        "cpu_limit": f"{o.limits.cpus:g} CPU per child and all it starts (cgroup)" if isolate and sandbox.cpu_groups_work() else "none",
         "submitted": str(o.submitted),
         "limits": dataclasses.asdict(o.limits),
         "grader_faults": faults,

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import autograder
+from autograder.grading import child
 
 PACKAGE = Path(autograder.__file__).resolve().parent
 COURSE = PACKAGE.parent
@@ -50,11 +51,12 @@ class Limits:
     notebook_timeout: float = 300.0
     startup_timeout: float = 30.0
     memory_mb: int = 3072  # address space; numpy + OpenBLAS need ~300 MiB of it
+    cpus: float = 1.0  # CPU time per wall second of a child and all it starts (a cgroup, as root)
     cpu_seconds: int = 600
     file_mb: int = 64
     tmp_mb: int = 64
     open_files: int = 256
-    processes: int = 32
+    processes: int = 16  # per uid, so per child; with one CPU per child (a cgroup) more would only queue
     output_kb: int = 64  # student output kept (head and tail)
 
 
@@ -79,27 +81,42 @@ def can_isolate() -> bool:
     return sys.platform.startswith("linux") and os.geteuid() == 0
 
 
-_CLONE_NAMESPACES = 0x00020000 | 0x40000000 | 0x08000000  # mount, network, IPC: what child.py unshares
+_namespace_problem: str | None = None  # why the last probe said no
 
 
 def namespaces_work() -> bool:
-    """Can this process create the child's namespaces? A default Docker container cannot.
+    """Can this process build the child's sandbox: namespaces and a root of its own? A default
+    Docker container cannot (no CAP_SYS_ADMIN, a seccomp profile that refuses unshare).
 
-    Probed in a forked process. ``RNNGRADE_NO_NAMESPACES=1`` answers no (the tests use
-    it to exercise the uid-only sandbox on a machine that has namespaces).
+    Probed once per run by building it for real in a throwaway child (``child.py --probe``);
+    :func:`namespace_problem` says why not. ``RNNGRADE_NO_NAMESPACES=1`` answers no (the tests
+    use it to exercise the uid-only sandbox on a machine that has namespaces).
     """
-    if os.environ.get("RNNGRADE_NO_NAMESPACES") == "1" or not can_isolate():
+    global _namespace_problem
+    if os.environ.get("RNNGRADE_NO_NAMESPACES") == "1":
+        _namespace_problem = "forced by RNNGRADE_NO_NAMESPACES"
         return False
-    import ctypes
+    if not can_isolate():
+        _namespace_problem = "not root on Linux"
+        return False
+    work = tempfile.mkdtemp(prefix=f"rnngrade-{os.getpid()}-probe-")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-I", "-S", "-B", str(CHILD_SCRIPT), "--probe", work],
+            env=_base_env(), stdin=subprocess.DEVNULL, capture_output=True, timeout=30, check=False,
+        )
+        ok = done.returncode == 0
+        _namespace_problem = None if ok else (done.stderr.decode(errors="replace").strip().splitlines() or ["refused"])[-1]
+    except (OSError, subprocess.SubprocessError) as exc:
+        ok, _namespace_problem = False, str(exc)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return ok
 
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in a forked copy of the parent
-        try:
-            ok = ctypes.CDLL(None, use_errno=True).unshare(_CLONE_NAMESPACES) == 0
-        finally:
-            os._exit(0 if ok else 1)
-    _, status = os.waitpid(pid, 0)
-    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+def namespace_problem() -> str | None:
+    """Why :func:`namespaces_work` last said no (None if it said yes)."""
+    return _namespace_problem
 
 
 def _state_dir() -> Path:
@@ -286,6 +303,39 @@ def hidden_by_permissions(hide: list[Path], keep: list[str]):
                 _restore_all(state)
 
 
+@contextlib.contextmanager
+def command_line_hidden(shown: bytes = b"python\0-m\0autograder\0grade\0"):
+    """While the block runs, this process's command line reads ``python -m autograder grade``.
+
+    Without a PID namespace of its own (the uid-only sandbox), a child reads every process's
+    ``/proc/<pid>/cmdline``: the grader's seed, its gradebook URL with any password in it, its
+    paths. The kernel reads that file from the process's own memory, which is overwritten here
+    (through ``/proc/self/mem``, as setproctitle does) and given back afterwards. Yields
+    whether it could.
+    """
+    try:
+        fields = Path("/proc/self/stat").read_text().rpartition(")")[2].split()
+        start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end (fields 48 and 49)
+        mem = open("/proc/self/mem", "r+b", buffering=0)
+    except (OSError, ValueError, IndexError):
+        yield False
+        return
+    with mem:
+        try:
+            mem.seek(start)
+            original = mem.read(end - start)
+            mem.seek(start)
+            mem.write(shown[: end - start].ljust(end - start, b"\0"))
+        except OSError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            mem.seek(start)
+            mem.write(original)
+
+
 def warn_always(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
@@ -321,8 +371,8 @@ NOT_ENFORCED = (
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
-def _own_cgroups() -> tuple[Path | None, Path | None]:
-    """This process's memory cgroup directory: (cgroup v1, cgroup v2), where they exist."""
+def _own_cgroups(controller: str) -> tuple[Path | None, Path | None]:
+    """This process's cgroup directory for ``controller``: (cgroup v1, cgroup v2), where they exist."""
     v1 = v2 = None
     try:
         lines = Path("/proc/self/cgroup").read_text().splitlines()
@@ -331,31 +381,34 @@ def _own_cgroups() -> tuple[Path | None, Path | None]:
     for line in lines:
         number, _, rest = line.partition(":")
         controllers, _, path = rest.partition(":")
-        if "memory" in controllers.split(",") and (CGROUP_ROOT / "memory").is_dir():
-            v1 = CGROUP_ROOT / "memory" / path.lstrip("/")
+        if controller in controllers.split(","):
+            mount = next((m for m in (CGROUP_ROOT / controllers, CGROUP_ROOT / controller) if m.is_dir()), None)
+            if mount is not None:
+                v1 = mount / path.lstrip("/")
         elif number == "0" and controllers == "" and (CGROUP_ROOT / "cgroup.controllers").is_file():
             v2 = CGROUP_ROOT / path.lstrip("/")
     return v1, v2
 
 
-class MemoryGroup:
-    """A memory cgroup that one child and every process it starts share.
+class _Group:
+    """A cgroup that one child and every process it starts share (see the subclasses).
 
-    ``RLIMIT_AS`` limits each process; a submission that forks would multiply it.
-    Where this (root) process may create cgroups, v1 or v2, the child's whole tree
-    gets one limit instead; the kernel's OOM killer enforces it. Elsewhere
-    :meth:`create` returns None and the per-process limits are all there is.
+    Where this (root) process may create cgroups, v1 or v2, :meth:`make` creates one per child;
+    elsewhere it returns None and the per-process limits are all there is. The child joins it
+    itself, before it starts anything (``child.join_groups``).
     """
+
+    controller = ""
 
     def __init__(self, path: Path, version: int):
         self.path, self.version = path, version
 
     @classmethod
-    def create(cls, name: str, limit_mb: int) -> MemoryGroup | None:
+    def make(cls, name: str, settings: dict[int, list[tuple[str, str, bool]]]):
+        """The group ``name``, with ``settings`` per version: (file, value, optional) each."""
         if os.environ.get("RNNGRADE_NO_CGROUP") == "1":
             return None
-        limit = str(limit_mb * 1024 * 1024)
-        v1, v2 = _own_cgroups()
+        v1, v2 = _own_cgroups(cls.controller)
         for version, base in ((1, v1), (2, v2)):
             if base is None or not base.is_dir():
                 continue
@@ -368,38 +421,28 @@ class MemoryGroup:
                 continue
             group = cls(path, version)
             try:
-                if version == 1:
-                    (path / "memory.limit_in_bytes").write_text(limit)
-                    swap = path / "memory.memsw.limit_in_bytes"
-                    if swap.exists():
-                        try:
-                            swap.write_text(limit)
-                        except OSError:
-                            pass  # swap accounting off: memory alone is limited
-                else:
-                    (path / "memory.max").write_text(limit)
-                    if (path / "memory.swap.max").exists():
-                        (path / "memory.swap.max").write_text("0")
+                for file, value, optional in settings[version]:
+                    if optional and not (path / file).exists():
+                        continue
+                    try:
+                        (path / file).write_text(value)
+                    except OSError:
+                        if not optional:
+                            raise
                 return group
             except OSError:
                 group.remove()
         return None
+
+    @property
+    def procs(self) -> str:
+        return str(self.path / "cgroup.procs")
 
     def add(self, pid: int) -> bool:
         try:
             (self.path / "cgroup.procs").write_text(str(pid))
             return True
         except OSError:
-            return False
-
-    def hit(self) -> bool:
-        """Did the group reach its limit (so that the kernel killed a process of it)?"""
-        try:
-            if self.version == 1:
-                return int((self.path / "memory.failcnt").read_text()) > 0
-            events = (self.path / "memory.events").read_text().split()
-            return int(dict(zip(events[::2], events[1::2])).get("oom_kill", "0")) > 0
-        except (OSError, ValueError):
             return False
 
     def remove(self) -> None:
@@ -413,9 +456,62 @@ class MemoryGroup:
                 time.sleep(0.02)
 
 
+class MemoryGroup(_Group):
+    """One memory limit for a child and all it forks.
+
+    ``RLIMIT_AS`` limits each process; a submission that forks would multiply it.
+    The kernel's OOM killer enforces the group's limit.
+    """
+
+    controller = "memory"
+
+    @classmethod
+    def create(cls, name: str, limit_mb: int) -> MemoryGroup | None:
+        limit = str(limit_mb * 1024 * 1024)
+        return cls.make(name, {
+            1: [("memory.limit_in_bytes", limit, False), ("memory.memsw.limit_in_bytes", limit, True)],  # swap: if accounted
+            2: [("memory.max", limit, False), ("memory.swap.max", "0", True)],
+        })
+
+    def hit(self) -> bool:
+        """Did the group reach its limit (so that the kernel killed a process of it)?"""
+        try:
+            if self.version == 1:
+                return int((self.path / "memory.failcnt").read_text()) > 0
+            events = (self.path / "memory.events").read_text().split()
+            return int(dict(zip(events[::2], events[1::2])).get("oom_kill", "0")) > 0
+        except (OSError, ValueError):
+            return False
+
+
+class CpuGroup(_Group):
+    """One CPU for a child and all it starts: 30 busy processes of one submission share one
+    CPU, and cannot slow a student graded beside it (whose one process needs no more)."""
+
+    controller = "cpu"
+    PERIOD = 100_000  # microseconds
+
+    @classmethod
+    def create(cls, name: str, cpus: float = 1.0) -> CpuGroup | None:
+        quota = str(int(cpus * cls.PERIOD))
+        return cls.make(name, {
+            1: [("cpu.cfs_period_us", str(cls.PERIOD), False), ("cpu.cfs_quota_us", quota, False)],
+            2: [("cpu.max", f"{quota} {cls.PERIOD}", False)],
+        })
+
+
 def memory_groups_work() -> bool:
     """Can children get one memory limit for their whole process tree here?"""
     group = MemoryGroup.create(f"rnngrade-probe-{os.getpid()}", 64)
+    if group is None:
+        return False
+    group.remove()
+    return True
+
+
+def cpu_groups_work() -> bool:
+    """Can each child get one CPU for its whole process tree here?"""
+    group = CpuGroup.create(f"rnngrade-probe-{os.getpid()}")
     if group is None:
         return False
     group.remove()
@@ -451,7 +547,35 @@ def readable_by_others(path: str) -> bool:
         return False
 
 
-_NOT_COPIED = shutil.ignore_patterns("site-packages", "test", "tests", "idlelib", "turtledemo", "ensurepip", "tkinter")
+COURSE_PACKAGES = ("autograder", "rnncourse")  # what pyproject.toml installs
+_NOT_COPIED = shutil.ignore_patterns(
+    "site-packages", "test", "tests", "idlelib", "turtledemo", "ensurepip", "tkinter", *COURSE_PACKAGES
+)
+
+
+def installed_copies(sys_path: list[str]) -> list[Path]:
+    """The course's packages as an install put them in the folders children read Python from.
+
+    An editable install leaves only a pointer to the course (hidden with it); ``pip install .``
+    copies ``autograder/`` (with the reference and the grader) and ``rnncourse/`` (with ``nn``)
+    into site-packages, where a child would find them on its own ``sys.path``. Looked for in
+    each folder, in its ``site-packages`` or ``dist-packages``, and in ``*.egg`` folders."""
+    found: list[Path] = []
+    for folder in sys_path:
+        bases = [folder]
+        try:
+            bases += [
+                e.path for e in os.scandir(folder)
+                if e.is_dir(follow_symlinks=False) and (e.name in ("site-packages", "dist-packages") or e.name.endswith(".egg"))
+            ]
+        except OSError:
+            pass
+        for base in bases:
+            for name in COURSE_PACKAGES:
+                for path in (os.path.join(base, name), os.path.join(base, name + ".py")):
+                    if os.path.lexists(path) and Path(path) not in found:
+                        found.append(Path(path))
+    return found
 
 
 def sys_path_for_uid(base: Path) -> list[str]:
@@ -618,13 +742,24 @@ def processes_by_uid() -> dict[int, list[int]]:
     return found
 
 
+KEYCTL_CLEAR, KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING = 7, -4, -5
+
+
 def kill_uid(uid: int) -> None:
-    """Kill every process of ``uid``: from a fork that becomes the uid, stopping them all first
-    so that none forks while the others are killed."""
+    """Kill every process of ``uid`` and empty its keyrings: from a fork that becomes the uid,
+    stopping them all first so that none forks while the others are killed.
+
+    Children may not use keys at all (``child.deny_key_syscalls``); emptying the uid's own
+    keyrings, which outlive its processes, also removes what a grader without that filter (an
+    older version, an architecture the filter does not know) let a child leave there."""
+    numbers = child.key_syscalls()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in a forked copy of the parent
         try:
             os.setuid(uid)
+            if numbers is not None:
+                for ring in (KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING):
+                    child._libc.syscall(numbers[2], KEYCTL_CLEAR, ring)
             for _ in range(50):
                 os.kill(-1, signal.SIGSTOP)
                 os.kill(-1, signal.SIGKILL)
@@ -754,8 +889,8 @@ def stop_all() -> None:
     _stopping.set()
     with _live_lock:
         children = list(_live)
-    for child in children:
-        child.kill()
+    for running in children:
+        running.kill()
 
 
 def allow_children() -> None:
@@ -781,7 +916,7 @@ class Child:
         self.namespaces = isolate if namespaces is None else (isolate and namespaces)
         self.sys_path = sys_path  # where the child finds Python (copies in the uid-only sandbox)
         self.uid, self._uid_lock = (_claim_uid(slot) if isolate else (None, None))
-        if self.uid is not None and self.uid in processes_by_uid():  # left by a run that was killed
+        if self.uid is not None:  # processes and keys left by a run that was killed
             kill_uid(self.uid)
         if self.uid is not None and not self.namespaces:  # files its uid left in shared folders before
             remove_leftovers(self.uid)
@@ -806,6 +941,7 @@ class Child:
         self.proc: subprocess.Popen | None = None
         self.sandbox: dict = {}
         self.memory_group: MemoryGroup | None = None
+        self.cpu_group: CpuGroup | None = None
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -817,14 +953,20 @@ class Child:
         cmd_r, cmd_w = os.pipe()
         res_r, res_w = os.pipe()
         out_r, out_w = os.pipe()
-        cfg = {
-            "fd_in": cmd_r,
-            "fd_out": res_w,
+        groups: list[_Group] = []
+        if self.uid is not None:  # root: one memory limit and one CPU for the child and all it starts
+            name = f"rnngrade-{self.uid}"
+            self.memory_group = MemoryGroup.create(name, self.limits.memory_mb)
+            self.cpu_group = CpuGroup.create(name, self.limits.cpus)
+            groups = [g for g in (self.memory_group, self.cpu_group) if g is not None]
+        sys_path = self.sys_path or child_sys_path()
+        cfg = {  # sent as the first line: a file would be there for student code to read
             "isolate": self.namespaces,
             "uid": self.uid,
-            "sys_path": self.sys_path or child_sys_path(),
+            "cgroups": [g.procs for g in groups],
+            "sys_path": sys_path,
             "sys_path_orig": child_sys_path(),
-            "hide": self.hide,
+            "hide": [*self.hide, *map(str, installed_copies(sys_path))],
             "cpu_seconds": self.limits.cpu_seconds,
             "memory_mb": self.limits.memory_mb,
             "file_mb": self.limits.file_mb,
@@ -832,11 +974,9 @@ class Child:
             "open_files": self.limits.open_files,
             "processes": self.limits.processes,
         }
-        (self.work / "config.json").write_text(json.dumps(cfg))
-        (self.work / "config.json").chmod(0o644)
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-B", str(self.work / "child.py"), str(self.work / "config.json")],
+                [sys.executable, "-I", "-S", "-B", str(self.work / "child.py"), str(cmd_r), str(res_w)],
                 cwd=self.work,
                 env=_base_env(),
                 stdin=subprocess.DEVNULL,
@@ -849,12 +989,10 @@ class Child:
         finally:
             for fd in (cmd_r, res_w, out_w):
                 os.close(fd)
-        if self.uid is not None:  # root: one memory limit for the child and all it forks
-            group = MemoryGroup.create(f"rnngrade-{self.uid}", self.limits.memory_mb)
-            if group is not None and group.add(self.proc.pid):
-                self.memory_group = group
-            elif group is not None:
-                group.remove()
+        try:
+            os.write(cmd_w, (json.dumps(cfg) + "\n").encode())  # small: the pipe takes it at once
+        except OSError:
+            pass  # it died at once: the hello below says so
         self.cmd_w, self.res_r, self.out_r = cmd_w, res_r, out_r
         if _stopping.is_set():  # stop_all ran while this child was being started: it missed it
             self.kill()
@@ -864,6 +1002,12 @@ class Child:
         hello = self._receive(self.limits.startup_timeout)
         if isinstance(hello, dict):
             self.sandbox = hello.get("sandbox", {})
+            joined = self.sandbox.get("cgroups", [])
+            for attr in ("memory_group", "cpu_group"):
+                group = getattr(self, attr)
+                if group is not None and group.procs not in joined:
+                    group.remove()
+                    setattr(self, attr, None)
         return hello
 
     def kill(self) -> None:
@@ -905,9 +1049,11 @@ class Child:
                 except OSError:
                     pass
             self.proc = None
-        if self.memory_group is not None:
-            self.memory_group.remove()
-            self.memory_group = None
+        for attr in ("memory_group", "cpu_group"):
+            group = getattr(self, attr)
+            if group is not None:
+                group.remove()
+                setattr(self, attr, None)
         if self.uid is not None and not self.namespaces:  # no private IPC or tmpfs: clean up after it
             remove_leftovers(self.uid, [self.work / "scratch"])
         try:

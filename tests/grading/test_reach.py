@@ -8,10 +8,20 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 
 import pytest
-from conftest import COURSE, FAST, LESSON, full_points, grade_notebook, notebook_with, points
+from conftest import (
+    COURSE,
+    FAST,
+    LESSON,
+    full_points,
+    grade_notebook,
+    needs_isolation,
+    notebook_with,
+    points,
+)
 
 from autograder.grading import cli, record, samples
 from autograder.grading.compare import ExerciseResult
@@ -21,10 +31,10 @@ from autograder.grading.engine import NotebookResult
 def run(tmp_path, submitted, **kw):
     kw.setdefault("assignment", LESSON)
     kw.setdefault("quiet", True)
+    kw.setdefault("db_url", f"sqlite:///{tmp_path / 'gradebook.db'}")
     options = cli.Options(
         submitted=submitted,
         course=COURSE,
-        db_url=f"sqlite:///{tmp_path / 'gradebook.db'}",
         output=tmp_path / "out",
         autograded=tmp_path / "autograded",
         feedback=tmp_path / "feedback",
@@ -41,6 +51,21 @@ def full_sample(tmp_path_factory):
     """The full sample submission of lesson 01 (a folder to copy)."""
     built = tmp_path_factory.mktemp("built")
     return samples.build_samples(COURSE, built, LESSON)[LESSON]["sample-full"]
+
+
+@pytest.fixture(scope="module")
+def uid_only(runner):
+    """Children as in a container that refuses namespaces: a uid of their own, Python copied where they can read it."""
+    import tempfile
+    from pathlib import Path
+
+    from autograder.grading import engine, sandbox
+
+    base = Path(tempfile.mkdtemp(prefix="rnngrade-test-python-"))
+    base.chmod(0o711)
+    sys_path = sandbox.sys_path_for_uid(base / "python")
+    yield engine.Runner(runner.template, runner.limits, runner.hide, True, False, sys_path)
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def _csv_rows(tmp_path):
@@ -164,3 +189,367 @@ def test_a_forward_that_overwrites_its_cached_states_fails_however_it_calls_its_
     verdict = {e.name: e for e in result.exercises}["rnn_forward"]
     assert verdict.points == 0 and "changed a cache after" in verdict.message, verdict.message
     assert points(result) == {**full_points(lesson), "rnn_forward": 0.0}
+
+
+# --------------------------------------------------------------------------
+# 4, 5. The child's root is its own: no host socket, no host folder anyone may write to
+# --------------------------------------------------------------------------
+
+
+def append(code):
+    return lambda text: text + "\n\n" + code + "\n"
+
+
+@pytest.fixture
+def host_folder():
+    """A fresh folder outside every list the sandbox ever had (not /tmp, /var/tmp, /run/lock, ...)."""
+    import tempfile
+
+    base = next(d for d in ("/run", "/srv", "/opt", "/var/lib") if os.path.isdir(d) and os.access(d, os.W_OK))
+    folder = tempfile.mkdtemp(prefix="rnngrade-test-", dir=base)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@needs_isolation
+def test_unix_socket_files_on_the_host_are_unreachable(lesson, runner, host_folder):
+    """A daemon's socket file that anyone may connect to (under /run, say) was reachable from the
+    child, network namespace or not, and the listener saw who connected. The child's root has none."""
+    import socket
+    import threading
+
+    path = os.path.join(host_folder, "daemon.sock")
+    os.chmod(host_folder, 0o755)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    os.chmod(path, 0o777)
+    listener.listen(4)
+    listener.settimeout(0.5)
+    accepted = []
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    probe = (
+        "import socket\n"
+        "s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n"
+        "try:\n"
+        f"    s.connect({path!r})\n"
+        "    print('SOCKET REACHED')\n"
+        "except OSError as exc:\n"
+        "    print('no socket:', exc)"
+    )
+    try:
+        result = grade_notebook(lesson, runner, notebook_with(lesson, edits={"softmax": append(probe)}))
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+    assert accepted == [] and "SOCKET REACHED" not in result.output and "no socket" in result.output
+    assert points(result) == full_points(lesson)
+
+
+@needs_isolation
+def test_host_folders_anyone_may_write_to_are_not_shared(lesson, runner, host_folder):
+    """A mode-1777 folder outside the old fixed list kept what a child wrote there (240 MB, for the
+    next students to read). In the child's own root it does not exist."""
+    os.chmod(host_folder, 0o1777)
+    code = (
+        "try:\n"
+        f"    open({host_folder + '/left-for-later'!r}, 'w').write('x' * 1000)\n"
+        "    print('WRITTEN')\n"
+        "except OSError as exc:\n"
+        "    print('not written:', exc)"
+    )
+    result = grade_notebook(lesson, runner, notebook_with(lesson, edits={"softmax": append(code)}))
+    assert os.listdir(host_folder) == [] and "WRITTEN" not in result.output
+    assert points(result) == full_points(lesson)
+
+
+@needs_isolation
+def test_the_child_sees_only_its_own_processes_and_a_minimal_root(lesson, runner):
+    """/proc is its own PID namespace's; the root holds the system's programs and libraries, the
+    work folder, /tmp and a few devices: no home, no /etc beyond the linker's cache, no /run."""
+    code = (
+        "import os\n"
+        "print('PIDS', sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))\n"
+        "print('ROOT', sorted(os.listdir('/')))\n"
+        "print('DEV', sorted(os.listdir('/dev')))\n"
+        "print('ETC', sorted(os.listdir('/etc')))"
+    )
+    result = grade_notebook(lesson, runner, notebook_with(lesson, edits={"softmax": append(code)}))
+    lines = {line.split(" ", 1)[0]: eval(line.split(" ", 1)[1]) for line in result.output.splitlines() if line[:4] in ("PIDS", "ROOT", "DEV ", "ETC ")}
+    assert lines["PIDS"] == [1]
+    assert set(lines["ROOT"]) <= {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "tmp", "dev", "proc"}
+    assert {"null", "zero", "urandom"} <= set(lines["DEV"]) and "shm" not in lines["DEV"]
+    assert set(lines["ETC"]) <= {"ld.so.cache"}
+    assert points(result) == full_points(lesson)
+
+
+# --------------------------------------------------------------------------
+# 7. The grader's command line is not readable from the child
+# --------------------------------------------------------------------------
+
+
+def _grade_in_a_process(tmp_path, submitted, env, *extra, prefix=()):
+    """``python -m autograder grade`` in a process of its own (as an instructor runs it); returns it."""
+    import subprocess
+    import sys
+
+    cmd = [
+        *prefix, sys.executable, "-m", "autograder", "grade", str(submitted), "--quiet", "--assignment", LESSON,
+        "--output", str(tmp_path / "out"), "--autograded", str(tmp_path / "autograded"),
+        "--feedback", str(tmp_path / "feedback"), *extra,
+    ]
+    return subprocess.run(cmd, cwd=COURSE, env={**os.environ, **env}, capture_output=True, text=True, timeout=600)
+
+
+def _submit(tmp_path, full_sample, student, edits):
+    """``full_sample`` for ``student``, with ``edits`` (grade_id -> function of the text) applied."""
+    import nbformat
+
+    from autograder.grading.notebook import nbgrader_meta
+
+    folder = tmp_path / "submitted" / student / LESSON
+    shutil.copytree(full_sample, folder)
+    path = folder / f"{LESSON}.ipynb"
+    nb = nbformat.read(str(path), as_version=4)
+    for cell in nb.cells:
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if grade_id in edits:
+            cell.source = edits[grade_id](cell.source)
+    nbformat.write(nb, str(path))
+    return tmp_path / "submitted"
+
+
+def _softmax_that_reports(finder):
+    """A correct softmax that raises (so that the feedback shows it) what ``finder``'s code found."""
+
+    def edit(text):
+        head, _, _ = text.rpartition('"""')
+        body = finder + "\nif found:\n    raise RuntimeError('FOUND ' + repr(found))\n"
+        body += "e = np.exp(scores - scores.max(axis=-1, keepdims=True))\nreturn e / e.sum(axis=-1, keepdims=True)"
+        return head + '"""\n' + "\n".join("    " + line for line in body.splitlines()) + "\n"
+
+    return edit
+
+
+def _feedback(tmp_path, student):
+    return (tmp_path / "feedback" / student / LESSON / f"{LESSON}.html").read_text()
+
+
+_SCAN_COMMAND_LINES = (
+    "import os\n"
+    "found = []\n"
+    "for pid in os.listdir('/proc'):\n"
+    "    try:\n"
+    "        text = open('/proc/%s/cmdline' % pid, 'rb').read().replace(b'\\0', b' ').decode()\n"
+    "    except (OSError, ValueError):\n"
+    "        continue\n"
+    "    if 'S3CRET' in text:\n"
+    "        found.append(text)"
+)
+
+
+@needs_isolation
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["namespaces", "uid-only"])
+def test_the_graders_command_line_is_not_readable_from_the_child(tmp_path, full_sample, mode, course_permissions):
+    """The seed, a database URL with its password and every path were readable from
+    /proc/<grader>/cmdline, and a student could copy them into their own feedback."""
+    submitted = _submit(tmp_path, full_sample, "mallory", {"softmax": _softmax_that_reports(_SCAN_COMMAND_LINES)})
+    env = {"RNNGRADE_NO_NAMESPACES": "1"} if mode == "uid-only" else {}
+    done = _grade_in_a_process(tmp_path, submitted, env, "--db-url", f"sqlite:///{tmp_path}/gradebook-S3CRET.db")
+    assert done.returncode == 0, done.stderr
+    feedback = _feedback(tmp_path, "mallory")
+    assert "S3CRET" not in feedback and "FOUND" not in feedback
+    assert "score <b>14 / 14</b>" in feedback
+
+
+# --------------------------------------------------------------------------
+# 2. Kernel keyrings carry nothing between students, or from the instructor
+# --------------------------------------------------------------------------
+
+_KEY_SYSCALLS = {"x86_64": (248, 249, 250), "aarch64": (217, 218, 219)}
+needs_known_keys = pytest.mark.skipif(
+    __import__("platform").machine() not in _KEY_SYSCALLS, reason="the test knows the key system calls of x86_64 and aarch64"
+)
+_KEYS = (
+    "import ctypes, platform\n"
+    f"_nr = {_KEY_SYSCALLS!r}[platform.machine()]\n"
+    "_libc = ctypes.CDLL(None, use_errno=True)\n"
+    "_libc.syscall.restype = ctypes.c_long\n"
+    "def add_key(desc, payload, ring):\n"
+    "    return _libc.syscall(_nr[0], b'user', desc, payload, ctypes.c_size_t(len(payload)), ctypes.c_int(ring))\n"
+    "def search_key(desc, ring):\n"
+    "    return _libc.syscall(_nr[2], 10, ctypes.c_int(ring), b'user', desc, 0)\n"
+    "def read_key(key):\n"
+    "    buf = ctypes.create_string_buffer(256)\n"
+    "    n = _libc.syscall(_nr[2], 11, ctypes.c_int(key), buf, 256)\n"
+    "    return buf.raw[:n] if n >= 0 else None\n"
+    "USER, SESSION = -4, -3\n"
+)
+
+
+@needs_isolation
+@needs_known_keys
+@pytest.mark.parametrize("mode", ["namespaces", "uid-only"])
+def test_keys_left_in_a_user_keyring_do_not_reach_the_next_student(lesson, runner, uid_only, mode):
+    """A student stored an answer with add_key(..., KEY_SPEC_USER_KEYRING); a later student on the
+    same sandbox uid read it (13 -> 14), in the same run or the next: keys outlive the uid's processes."""
+    chosen = runner if mode == "namespaces" else uid_only
+    desc = f"rnngrade-test-{os.getpid()}-{mode}".encode()
+    store = _KEYS + f"print('ADDED', add_key({desc!r}, b'the answer', USER))"
+    fetch = _KEYS + f"key = search_key({desc!r}, USER)\nprint('READ', key, read_key(key) if key >= 0 else None)"
+    first = grade_notebook(lesson, chosen, notebook_with(lesson, edits={"softmax": append(store)}), student="alice", slot=7)
+    second = grade_notebook(lesson, chosen, notebook_with(lesson, edits={"softmax": append(fetch)}), student="bob", slot=7)
+    assert "READ -1 None" in second.output and b"the answer" not in second.output.encode(), second.output
+    assert "ADDED -1" in first.output, first.output  # the key system calls are denied
+    assert points(second) == full_points(lesson)
+
+
+@needs_isolation
+@needs_known_keys
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["namespaces", "uid-only"])
+def test_the_graders_session_keyring_is_not_the_childs(tmp_path, full_sample, mode, course_permissions):
+    """A grader started inside a session keyring (an SSH login with pam_keyinit, runc) passed it to
+    every child: one read the instructor's key, another left a key in it for the next child."""
+    import sys
+
+    desc = f"rnngrade-test-instructor-{os.getpid()}-{mode}".encode()
+    finder = _KEYS + f"key = search_key({desc!r}, SESSION)\nfound = read_key(key) if key >= 0 else None"
+    submitted = _submit(tmp_path, full_sample, "mallory", {"softmax": _softmax_that_reports(finder)})
+    in_a_session = (  # join a fresh session keyring, put the instructor's key in it, then run the grader there
+        _KEYS
+        + "import os, sys\n"
+        "assert _libc.syscall(_nr[2], 1, None) >= 0\n"
+        f"assert add_key({desc!r}, b'instructor secret', SESSION) >= 0\n"
+        "os.execv(sys.argv[1], sys.argv[1:])\n"
+    )
+    env = {"RNNGRADE_NO_NAMESPACES": "1"} if mode == "uid-only" else {}
+    done = _grade_in_a_process(tmp_path, submitted, env, "--db-url", "none", prefix=(sys.executable, "-c", in_a_session))
+    assert done.returncode == 0, done.stderr
+    feedback = _feedback(tmp_path, "mallory")
+    assert "instructor secret" not in feedback and "FOUND" not in feedback
+    assert "score <b>14 / 14</b>" in feedback
+
+
+# --------------------------------------------------------------------------
+# 6. The reference is hidden however the course is installed
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def installed_copy():
+    """A site-packages folder that anyone may read, holding the course as ``pip install .`` puts it
+    there: autograder/ with the reference and the grader, rnncourse/ with nn/."""
+    import tempfile
+
+    site = tempfile.mkdtemp(prefix="rnngrade-test-site-", dir="/var/tmp")
+    os.chmod(site, 0o755)
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(COURSE / "autograder", os.path.join(site, "autograder"), ignore=ignore)
+    shutil.copytree(COURSE / "rnncourse", os.path.join(site, "rnncourse"), ignore=ignore)
+    yield site
+    shutil.rmtree(site, ignore_errors=True)
+
+
+_FIND_INSTALLED = (
+    "import importlib.util, os, sys\n"
+    "here = [p for p in sys.path if os.path.exists(os.path.join(p, 'autograder', 'reference', 'lesson01.py'))]\n"
+    "nn = [p for p in sys.path if os.path.isdir(os.path.join(p, 'rnncourse', 'nn'))]\n"
+    "print('INSTALLED', here, nn)\n"
+)
+
+
+@needs_isolation
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["namespaces", "uid-only"])
+def test_the_reference_is_hidden_when_the_course_is_installed_in_site_packages(
+    tmp_path, full_sample, installed_copy, monkeypatch, mode, course_permissions
+):
+    """With the course installed (not editable) in a site-packages the child reads, a release
+    notebook loaded the reference from its own sys.path and scored 0 -> 14."""
+    from autograder.grading import sandbox
+
+    load = (
+        _FIND_INSTALLED
+        + "import types\n"  # the child's own autograder has no reference: graft the installed one onto it
+        "package = types.ModuleType('autograder.reference')\n"
+        "package.__path__ = [os.path.join(here[0], 'autograder', 'reference')]\n"
+        "sys.modules['autograder.reference'] = package\n"
+        "from autograder.reference.lesson01 import softmax as reference\n"
+        "return reference(scores)"
+    )
+
+    def steal(text):
+        head, _, _ = text.rpartition('"""')
+        return head + '"""\n' + "\n".join("    " + line for line in load.splitlines()) + "\n"
+
+    own = sandbox.child_sys_path()
+    monkeypatch.setattr(sandbox, "child_sys_path", lambda: [*own, installed_copy])
+    if mode == "uid-only":
+        monkeypatch.setenv("RNNGRADE_NO_NAMESPACES", "1")
+    submitted = _submit(tmp_path, full_sample, "mallory", {"softmax": steal, "rnn_forward": append(_FIND_INSTALLED)})
+    result = run(tmp_path, submitted, db_url="")
+    (graded,) = result.results
+    assert {e.name: e.points for e in graded.exercises}["softmax"] == 0, graded.output
+    assert "INSTALLED [] []" in graded.output, graded.output
+    assert os.stat(os.path.join(installed_copy, "autograder")).st_mode & 0o007  # given back after the run
+
+
+# --------------------------------------------------------------------------
+# 3. One submission cannot take another's CPU
+# --------------------------------------------------------------------------
+
+_HOG = (  # 30 busy processes, each in a session of its own
+    "import os\n"
+    "for _ in range(30):\n"
+    "    try:\n"
+    "        if os.fork() == 0:\n"
+    "            os.setsid()\n"
+    "            while True:\n"
+    "                pass\n"
+    "    except OSError:\n"
+    "        break"
+)
+_SLOW = (  # 4 s of CPU time, however long that takes on the wall clock
+    "import time\n"
+    "_start = time.process_time()\n"
+    "while time.process_time() - _start < 4.0:\n"
+    "    pass"
+)
+
+
+@needs_isolation
+@pytest.mark.slow
+def test_a_cpu_hog_graded_beside_a_slow_honest_student_costs_the_honest_one_nothing(lesson, runner):
+    """A full-marks notebook that starts 30 busy processes and keeps its cells alive under the time
+    limit made a correct but slow student graded at the same time time out (14 -> 13 here, -> 11 in
+    the red team's run). Each child now gets one CPU (a cgroup) and fewer processes."""
+    import threading
+    import time
+
+    from autograder.grading import sandbox
+
+    if not getattr(sandbox, "cpu_groups_work", lambda: True)():  # (main had no CPU groups at all)
+        pytest.skip("this machine lets the grader create no CPU cgroup (v1 or v2)")
+    stay = append("import time\ntime.sleep(25)")  # alive, just under the cell's time limit
+    hog = notebook_with(lesson, edits={"rnn_step_forward": append(_HOG), "rnn_forward": stay, "softmax": stay, "rnn_output_forward": stay})
+    honest = notebook_with(lesson, edits={"count_rnn_parameters": append(_SLOW)})
+    graded = {}
+    thread = threading.Thread(target=lambda: graded.setdefault("hog", grade_notebook(lesson, runner, hog, "hog", slot=11)))
+    thread.start()
+    time.sleep(8)  # the hog's processes are running
+    graded["honest"] = grade_notebook(lesson, runner, honest, "honest", slot=12)
+    assert thread.is_alive()  # the hog ran all along
+    thread.join()
+    assert points(graded["honest"]) == full_points(lesson), graded["honest"].notes
