@@ -36,6 +36,7 @@ import select
 import signal
 import sys
 import traceback
+import types
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
@@ -482,10 +483,102 @@ def run_exercise(ns: dict, msg: dict) -> dict:
     return {"status": "ok", "cases": results}
 
 
+class Watch:
+    """Notices code that changes the course's modules in this process, however it reached them.
+
+    The checks that run here (an input or a cache changed in place, a second call that gives
+    the same result) could be fooled by code that replaces their functions; the outputs are
+    compared in the parent, so that cannot make a wrong value right, but it is for a human to
+    read. Once, every binding of the modules of ``autograder``, ``rnncourse``, NumPy and this
+    script is noted, and, a level or two down, what the course's own objects hold (the members
+    of its classes, the code and defaults of its functions, the items of its dicts and lists,
+    the attributes of its instances: an Exercise's ``call``). After each request
+    :meth:`changes` looks each one up again, by identity (about a millisecond): one that
+    changed or went is reported to the parent, once. Objects are held by reference, so that no
+    replaced object's id can be reused.
+    """
+
+    WATCHED = ("autograder", "rnncourse")
+    _MISSING = object()
+
+    def __init__(self):
+        self.probes: list[tuple] = []  # (holder, key, value it held, name for the report)
+        self.modules: set[str] = set()
+        self.seen: set[int] = set()
+        self.scan()
+
+    def scan(self) -> None:
+        """Note the bindings of the watched modules not noted yet."""
+        self.count = len(sys.modules)
+        for name, module in list(sys.modules.items()):
+            if name in self.modules or (name.partition(".")[0] not in self.WATCHED and name not in ("numpy", "__main__")):
+                continue
+            self.modules.add(name)
+            self.probes.append((sys.modules, name, module, f"sys.modules[{name!r}]"))
+            try:
+                members = vars(module)
+            except TypeError:
+                continue
+            for key, value in list(members.items()):
+                if not (key.startswith("__") and key.endswith("__")):  # not module bookkeeping (__spec__, ...)
+                    self._note(members, key, value, f"{name}.{key}", 2 if name != "numpy" else 0)
+
+    def _note(self, holder, key, value, where: str, depth: int) -> None:
+        self.probes.append((holder, key, value, where))
+        if isinstance(value, types.FunctionType):
+            if id(value) not in self.seen:
+                self.seen.add(id(value))
+                for k in ("__code__", "__defaults__", "__kwdefaults__"):
+                    self.probes.append((value, k, getattr(value, k), f"{where}.{k}"))
+            return
+        if depth <= 0 or id(value) in self.seen:
+            return
+        if isinstance(value, type):
+            if value.__module__.partition(".")[0] not in self.WATCHED:
+                return
+            self.seen.add(id(value))
+            for k, v in list(vars(value).items()):
+                self._note(value, k, v, f"{where}.{k}", depth - 1)
+        elif isinstance(value, (dict, list)):
+            self.seen.add(id(value))
+            items = list(value.items()) if isinstance(value, dict) else list(enumerate(value))
+            for k, v in items[:1000]:
+                self._note(value, k, v, f"{where}[{k!r}]", depth - 1)
+        elif isinstance(value, tuple):
+            self.seen.add(id(value))
+            for i, v in enumerate(value[:1000]):
+                self._note(None, i, v, f"{where}[{i}]", depth - 1)
+        elif type(value).__module__.partition(".")[0] in self.WATCHED and isinstance(getattr(value, "__dict__", None), dict):
+            self.seen.add(id(value))
+            for k, v in list(vars(value).items()):
+                self._note(vars(value), k, v, f"{where}.{k}", depth - 1)
+
+    def _now(self, holder, key):
+        try:
+            if isinstance(holder, (dict, list)):
+                return holder[key]
+            if isinstance(holder, type):
+                return holder.__dict__.get(key, self._MISSING)
+            return getattr(holder, key, self._MISSING)
+        except LookupError:
+            return self._MISSING
+
+    def changes(self) -> list[str]:
+        """What changed since the last call (new modules are only noted)."""
+        changed = [where for holder, key, value, where in self.probes if holder is not None and self._now(holder, key) is not value]
+        if changed:  # note the new state, so that each change is reported once
+            self.probes, self.modules, self.seen = [], set(), set()
+            self.scan()
+        elif len(sys.modules) != self.count:
+            self.scan()
+        return changed
+
+
 def serve(channel: Channel) -> None:
     ns = {"__name__": "__main__", "__builtins__": __builtins__}
     ns["get_ipython"] = lambda: shell
     shell = Shell(ns)
+    watch = Watch()
     while True:
         msg = channel.receive()
         if msg is None or msg["op"] == "bye":
@@ -493,6 +586,12 @@ def serve(channel: Channel) -> None:
         reply = run_cell(ns, msg) if msg["op"] == "cell" else run_exercise(ns, msg)
         sys.stdout.flush()
         sys.stderr.flush()
+        try:
+            changed = watch.changes()
+        except Exception:  # noqa: BLE001 — a module that even vars() fails on was tampered with
+            changed = ["(a module the grader could not read)"]
+        if changed:
+            reply["changed"] = changed[:5] + ([f"and {len(changed) - 5} more"] if len(changed) > 5 else [])
         channel.send(reply)
 
 
@@ -539,6 +638,10 @@ def main() -> None:
             with open(os.path.join(cache, name), "rb") as src, open(os.path.join(mpl, name), "wb") as dst:
                 dst.write(src.read())
     os.environ.update(HOME=paths["scratch"], MPLCONFIGDIR=mpl, TMPDIR="/tmp" if cfg["isolate"] else paths["scratch"])
+    try:  # the course's checking code, loaded before any student code, so that Watch knows it whole
+        import autograder.checks.check  # noqa: F401
+    except Exception:  # noqa: BLE001 — the setup cell, which imports it too, reports what is wrong
+        pass
     channel.send({"status": "hello", "sandbox": granted})
     serve(channel)
 

@@ -18,7 +18,7 @@ from nbformat import NotebookNode
 
 from autograder.grading import compare, notebook, sandbox
 from autograder.grading.compare import ExerciseResult, Hidden
-from autograder.grading.notebook import Plan, Step, Unreadable
+from autograder.grading.notebook import REFERS_TO_AUTOGRADER, Plan, Step, Unreadable
 from autograder.suites import LESSON_SUITES
 
 MAX_SPAWNS = 20  # respawns per notebook after faults; each fault skips one more step
@@ -244,6 +244,7 @@ def run_plan(plan: Plan, assignment: Assignment, runner: Runner, slot: int) -> t
             step = steps[i]
             if step.kind == "cell":
                 reply = child.request({"op": "cell", "label": step.label, "source": step.source}, _within(_timeout(step, limits), deadline))
+                _note_changes(step, reply, notes)
                 if isinstance(reply, sandbox.Fault) and time.monotonic() >= deadline:
                     out_of_time = True  # the budget ran out, not the cell's own time
                     break
@@ -261,6 +262,7 @@ def run_plan(plan: Plan, assignment: Assignment, runner: Runner, slot: int) -> t
                 hidden = assignment.hidden[step.exercise]
                 timeout = _within(limits.exercise_timeout, deadline)
                 reply = child.request(hidden.request(), timeout)
+                _note_changes(step, reply, notes)
                 if isinstance(reply, sandbox.Fault):
                     results[step.exercise] = compare.fault(hidden, reply.kind, reply.detail, timeout)
                     output += child.output_text()
@@ -292,6 +294,22 @@ def run_plan(plan: Plan, assignment: Assignment, runner: Runner, slot: int) -> t
     ordered = [_blame_its_cell(r, assignment.hidden[r.name], failed_cells) for r in ordered]
     compare.note_failing_dependencies(ordered)
     return ordered, notes, output
+
+
+def _note_changes(step: Step, reply, notes: list[str]) -> None:
+    """A note (the "read by hand" flag) when code run for ``step`` changed the course's modules or
+    NumPy in the child, however it reached them (the child's Watch compares them after each step)."""
+    changed = reply.get("changed") if isinstance(reply, dict) else None
+    if not isinstance(changed, list) or not changed:
+        return
+    names = ", ".join(compare.short(str(n), 120) for n in changed[:6])
+    who = step.label if step.kind == "cell" else f"your code, while {step.exercise} was graded,"
+    note = (
+        f"{who} {REFERS_TO_AUTOGRADER} or NumPy: it changed {names}. It was graded as usual, "
+        "and this note is here so that your instructor reads that code"
+    )
+    if note not in notes:  # a replay after a crash repeats it
+        notes.append(note)
 
 
 def _blame_its_cell(result: ExerciseResult, hidden: Hidden, failed_cells: dict[str, str]) -> ExerciseResult:

@@ -183,9 +183,55 @@ def _flags(md: dict) -> tuple:
 
 
 # Solution code has no reason to touch the checking code, which runs in the same child
-# process: a submission that names it is flagged for a human to read (see README §9).
+# process: a submission that names it, or a way to reach code by a computed name, is flagged
+# for a human to read (see README §9). The child also reports code that changed the course's
+# modules however it reached them (engine._note_changes): the flag is a note holding this phrase.
 AUTOGRADER_NAME = re.compile(r"\bautograder\b")
 REFERS_TO_AUTOGRADER = "refers to the course's autograder package"
+# Names and attributes that reach modules, frames or objects by a computed name: an RNN
+# exercise needs none of them, and each can reach the checking code without naming it.
+REACHING = {
+    "modules": "sys.modules", "__import__": "__import__", "importlib": "importlib", "import_module": "importlib",
+    "__globals__": "a function's __globals__", "_getframe": "sys._getframe", "f_back": "a frame",
+    "f_globals": "a frame", "f_locals": "a frame", "tb_frame": "a frame", "gi_frame": "a frame",
+    "gc": "the gc module", "get_referrers": "the gc module", "get_objects": "the gc module",
+    "ctypes": "ctypes", "inspect": "the inspect module", "__subclasses__": "__subclasses__",
+    "__builtins__": "__builtins__", "builtins": "the builtins module", "check": "the notebook's check module",
+    "__code__": "a function's code", "__closure__": "a function's closure",
+}
+
+
+def reaches_for(text: str) -> str | None:
+    """How ``text`` (a solution cell) names the autograder or could reach it without naming it,
+    or None. Parsed, never run: names, attributes and imports (``sys.modules['auto' + 'grader']``,
+    ``importlib``, ``gc``, a frame's globals, ...); the word itself anywhere, strings included."""
+    if AUTOGRADER_NAME.search(text):
+        return "autograder"
+    import ast
+
+    if len(text) > 100_000:
+        return None
+    try:
+        tree = ast.parse(text)
+    except Exception:  # noqa: BLE001 — SyntaxError, a cell magic, RecursionError: the cell's own problem
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            name = node.id
+        elif isinstance(node, ast.Attribute):
+            name = node.attr
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [a.name.split(".")[0] for a in node.names] + [a.name for a in node.names]
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names.append(node.module.split(".")[0])
+            name = next((n for n in names if n in REACHING), None)
+            if name is None:
+                continue
+        else:
+            continue
+        if name in REACHING:
+            return REACHING[name]
+    return None
 
 
 def select_cells(source: NotebookNode, stubs: dict[str, str], submitted: dict, exercises: list[str]) -> Plan:
@@ -312,9 +358,11 @@ def _student_solution(cell: NotebookNode, grade_id: str, theirs: list[dict], stu
         )
         return stub
     text = cell_source(mine)
-    if AUTOGRADER_NAME.search(text):
+    how = reaches_for(text)
+    if how is not None:
+        through = "" if how == "autograder" else f", or may reach it through {how}"
         notes.append(
-            f"your solution cell '{grade_id}' {REFERS_TO_AUTOGRADER}; it was graded "
+            f"your solution cell '{grade_id}' {REFERS_TO_AUTOGRADER}{through}; it was graded "
             "as usual, and this note is here so that your instructor reads that cell"
         )
     return text

@@ -553,3 +553,32 @@ def test_a_cpu_hog_graded_beside_a_slow_honest_student_costs_the_honest_one_noth
     assert thread.is_alive()  # the hog ran all along
     thread.join()
     assert points(graded["honest"]) == full_points(lesson), graded["honest"].notes
+
+
+# --------------------------------------------------------------------------
+# 7. "Read by hand": code that reaches the course's modules without naming them is flagged
+# --------------------------------------------------------------------------
+
+_THROUGH_SYS_MODULES = (  # reads the course's module without the word (used to be no flag at all)
+    "import sys\n"
+    "_core = sys.modules['auto' + 'grader.suites.core']"
+)
+_PATCH_BY_COMPUTED_NAMES = (  # and no telling name at all, but it replaces a function of the checks
+    "import sys\n"
+    "_m = getattr(sys, 'mod' + 'ules')['auto' + 'grader.suites.core']\n"
+    "setattr(_m, 'copy_inputs', (lambda f: lambda x: f(x))(getattr(_m, 'copy_inputs')))"
+)
+
+
+@pytest.mark.parametrize("code", [_THROUGH_SYS_MODULES, _PATCH_BY_COMPUTED_NAMES], ids=["sys.modules", "computed names"])
+def test_reaching_the_checks_without_naming_them_is_read_by_hand(lesson, runner, code):
+    """The flag was a search for the word autograder: sys.modules['auto' + 'grader...'] evaded it.
+    Reaching modules by a computed name is flagged from the text, and a change to the course's
+    modules, however made, by the child that saw it happen."""
+    nb = notebook_with(lesson, edits={"softmax": append(code)})
+    result = grade_notebook(lesson, runner, nb)
+    assert points(result) == full_points(lesson)
+    assert any("refers to the course's autograder package" in n for n in result.notes), result.notes
+    assert "read by hand (solution code that refers to the course's autograder package): attacker" in record.score_table([result])
+    honest = grade_notebook(lesson, runner, notebook_with(lesson))
+    assert honest.notes == [] and "read by hand" not in record.score_table([honest])
