@@ -129,7 +129,7 @@ def isolate(cfg: dict) -> dict:
     if not cfg["isolate"]:
         return paths
     _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing below propagates back to the host
-    root = os.path.join(work, "root")
+    root = os.path.join(work, "root")  # the new root's mount point (the template has it)
     os.makedirs(root, exist_ok=True)
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,nr_inodes=4096,mode=755")
     bound: list[tuple[str, str]] = []  # (host path, path in the new root)

@@ -1,11 +1,13 @@
 """The parent's side of the grading child: start it, talk to it, kill it.
 
 A :class:`Child` is one process running ``child.py`` in its own empty work
-directory. The parent sends it one request at a time and waits at most a
-deadline for the reply; student output is drained from a separate pipe and
-capped. On a timeout, a death or a garbled reply the whole process group is
-killed (and, when the child ran under a uid of its own, every process of that
-uid), and the caller gets a :class:`Fault` instead of a reply.
+directory (as root: under a uid of its own, in cgroups of its own, and, where
+namespaces are allowed, in a root of its own that ``child.py`` builds). The
+parent sends it one request at a time and waits at most a deadline for the
+reply; student output is drained from a separate pipe and capped. On a
+timeout, a death or a garbled reply the whole process group is killed (and,
+when the child ran under a uid of its own, every process of that uid), and the
+caller gets a :class:`Fault` instead of a reply.
 """
 
 from __future__ import annotations
@@ -349,11 +351,12 @@ def warn_once(message: str) -> None:
 
 
 UID_ONLY = (
-    "this machine does not let the grader create namespaces ({why}), as in a default Docker "
-    "container: each child still runs under a uid of its own, with resource limits, and the "
-    "course, submissions and outputs are hidden from it by file permissions while grading "
-    "runs (restored afterwards), but it can reach the network. For the full sandbox, allow "
-    "namespaces (e.g. docker run --cap-add SYS_ADMIN --security-opt seccomp=unconfined)."
+    "this machine does not let the grader give each child a root of its own in new namespaces "
+    "({why}), as in a default Docker container: each child still runs under a uid of its own, "
+    "with resource limits, and the course, submissions and outputs are hidden from it by file "
+    "permissions while grading runs (restored afterwards), but it can reach the network, Unix "
+    "sockets and folders that anyone may write to. For the full sandbox, allow namespaces "
+    "(e.g. docker run --cap-add SYS_ADMIN --security-opt seccomp=unconfined)."
 )
 
 NOT_ENFORCED = (
@@ -625,7 +628,7 @@ def build_template(target: Path, course: Path = COURSE) -> Path:
     data = course / "data"
     if data.is_dir():
         shutil.copytree(data, target / "data", ignore=shutil.ignore_patterns("fixtures"))
-    for name in ("empty", "scratch", "sys"):
+    for name in ("root", "scratch", "sys"):
         (target / name).mkdir()
     _matplotlib_cache(target / "mplcache")
     for path in [target, *target.rglob("*")]:
