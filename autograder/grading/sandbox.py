@@ -766,10 +766,32 @@ def kill_uid(uid: int) -> None:
             for _ in range(50):
                 os.kill(-1, signal.SIGSTOP)
                 os.kill(-1, signal.SIGKILL)
+                if not _running_as(uid):  # some kernels never answer ESRCH, which would cost 0.5 s
+                    break
                 time.sleep(0.01)
         finally:
             os._exit(0)  # ProcessLookupError above: none left
     os.waitpid(pid, 0)
+
+
+def _running_as(uid: int) -> bool:
+    """Does a process of ``uid`` other than this one still run (a zombie is dead)?"""
+    me = str(os.getpid())
+    for name in os.listdir("/proc"):
+        if name.isdigit() and name != me:
+            try:
+                if os.stat(f"/proc/{name}").st_uid == uid and _process_state(int(name)) not in (None, "Z", "X"):
+                    return True
+            except OSError:
+                continue
+    return False
+
+
+def _process_state(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return None
 
 
 def reap_orphans(shared_dirs: bool) -> list[int]:
@@ -919,7 +941,7 @@ class Child:
         self.namespaces = isolate if namespaces is None else (isolate and namespaces)
         self.sys_path = sys_path  # where the child finds Python (copies in the uid-only sandbox)
         self.uid, self._uid_lock = (_claim_uid(slot) if isolate else (None, None))
-        if self.uid is not None:  # processes and keys left by a run that was killed
+        if self.uid is not None and self.uid in processes_by_uid():  # left by a run that was killed
             kill_uid(self.uid)
         if self.uid is not None and not self.namespaces:  # files its uid left in shared folders before
             remove_leftovers(self.uid)
