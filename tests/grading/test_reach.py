@@ -511,14 +511,11 @@ def test_the_reference_is_hidden_when_the_course_is_installed_in_site_packages(
     (graded,) = result.results
     assert {e.name: e.points for e in graded.exercises}["softmax"] == 0, graded.output
     assert "INSTALLED [] []" in graded.output, graded.output
-    # Given back after the run (or after the last overlapping run: with RNNGRADE_NO_NAMESPACES=1 every
-    # xdist worker's run hides by permissions, and the last to end restores).
-    import time
-
-    deadline = time.monotonic() + 120
-    while not os.stat(os.path.join(installed_copy, "autograder")).st_mode & 0o007 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert os.stat(os.path.join(installed_copy, "autograder")).st_mode & 0o007
+    # Given back after the run; or, where another run still hides paths (with RNNGRADE_NO_NAMESPACES=1
+    # every xdist worker's run does, some for minutes), on the record for the last of them to give back.
+    copy = os.path.join(installed_copy, "autograder")
+    record = sandbox._read_state(sandbox._state_dir() / "rnngrade-hidden" / "state.json")["modes"]
+    assert os.stat(copy).st_mode & 0o007 or record.get(os.path.realpath(copy), 0) & 0o007
 
 
 # --------------------------------------------------------------------------
