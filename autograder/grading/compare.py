@@ -74,6 +74,7 @@ class ExerciseResult:
     mistake: str | None = None  # the key of a catalogued mistake it matches
     graded: bool = True  # False: never run (the notebook's time budget ran out, or too many crashes)
     failed: str | None = None  # a failing verdict's property: "values", "inputs", "shape", ...
+    dependency: str | None = None  # a function it relies on that failed too (the verdict says so first)
 
 
 def derived_seed(run_seed: int, exercise: Exercise) -> int:
@@ -269,14 +270,16 @@ def note_failing_dependencies(results: list[ExerciseResult]) -> None:
         if result.status == "pass":
             continue
         exercise = EXERCISES[result.name]
-        notes = []
-        for dep in exercise.needs + exercise.uses:
-            if fix_first(dep) in result.message:  # the crash of that very function already says so
-                continue
-            if dep in by_name and by_name[dep].status != "pass" and by_name[dep].graded:
-                notes.append(dependency_note(exercise, EXERCISES[dep]).replace("its own check", "its own hidden cases"))
-        if notes:  # as in the notebook: said first, and no catalogued mistake that may blame the wrong place
+        failing = [
+            dep
+            for dep in exercise.needs + exercise.uses
+            if fix_first(dep) not in result.message  # the crash of that very function already says so
+            and dep in by_name and by_name[dep].status != "pass" and by_name[dep].graded
+        ]
+        if failing:  # as in the notebook: said first, and no catalogued mistake that may blame the wrong place
+            notes = [dependency_note(exercise, EXERCISES[d]).replace("its own check", "its own hidden cases") for d in failing]
             result.lines, result.message = dependency_first(result.lines, result.message, notes)
+            result.dependency = failing[0]
             continue
         steps = [d for d in exercise.uses if d in by_name and by_name[d].status == "pass"]
         if exercise.needs and steps and result.status == "fail" and result.failed == "values" and result.mistake is None:
