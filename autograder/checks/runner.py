@@ -278,6 +278,8 @@ def evaluate(
             and not outputs_match(exercise, exp_i, mistakes[i][m.key])
             and outputs_match(exercise, mistakes[i][m.key], actual_by_case[i])
         ]
+        if len(maybe) > 1:  # the case cannot tell them apart: naming either may blame a mistake not made
+            maybe = []
     message = f"{headline(exercise, failed.message)} (case '{verdict['case']}')."
     if found:
         message += _known_mistake(found[0])

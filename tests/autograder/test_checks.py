@@ -1217,3 +1217,14 @@ def test_an_input_returned_as_an_output_is_named():
     message = str(_failure("rnn_backward", backward))
     assert "on every case it equals the input dh[:, 0]" in message
     assert "np.zeros" not in message
+
+
+def test_a_partial_match_is_said_only_when_the_case_points_at_one_mistake():
+    """A relative error over max(|a|, |b|) gives, on one case, what two catalogued mistakes give: the
+    case cannot tell which, so neither is suggested (each would blame a mistake not made)."""
+
+    def relative_error(a, b):
+        return np.max(np.abs(a - b) / np.maximum(np.maximum(np.abs(a), np.abs(b)), 1e-8))
+
+    result = _evaluate("relative_error", relative_error)
+    assert result["status"] == "fail" and result["maybe"] == [] and "On this case" not in result["message"]
