@@ -72,7 +72,9 @@ def sigmoid_cross_entropy(logits, y):
     # -log sigmoid(z) = log(1 + exp(-z)), written so that exp never sees a large positive number
     losses = np.maximum(logits, 0.0) - logits * y + np.log1p(np.exp(-np.abs(logits)))
     loss = float(losses.mean())
-    dlogits = (_sigmoid(logits) - y) / N
+    e = np.exp(-np.abs(logits))
+    probs = np.where(logits >= 0, 1.0 / (1.0 + e), e / (1.0 + e))  # sigmoid, stable on both sides
+    dlogits = (probs - y) / N
     return loss, dlogits
 
 

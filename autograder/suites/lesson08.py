@@ -194,7 +194,7 @@ BAG_OF_WORDS = Exercise(
 
 
 # --------------------------------------------------------------------------
-# 8.3 last_step_forward, 8.4 last_step_backward
+# 8.4 last_step_forward, 8.5 last_step_backward
 # --------------------------------------------------------------------------
 
 _FULL_ROWS_HINT = (
@@ -246,7 +246,7 @@ def _call_last_forward(fn, inputs, helpers):
 LAST_STEP_FORWARD = Exercise(
     name="last_step_forward",
     lesson=LESSON,
-    number="8.3",
+    number="8.4",
     points=3,
     returns=("h_last", "cache"),
     graded=("h_last",),
@@ -328,7 +328,7 @@ _call_last_backward = _call_reader_backward(
 LAST_STEP_BACKWARD = Exercise(
     name="last_step_backward",
     lesson=LESSON,
-    number="8.4",
+    number="8.5",
     points=3,
     returns=("dh",),
     graded=("dh",),
@@ -365,7 +365,7 @@ LAST_STEP_BACKWARD = Exercise(
 
 
 # --------------------------------------------------------------------------
-# 8.5 masked_mean_forward, 8.6 masked_mean_backward
+# 8.6 masked_mean_forward, 8.7 masked_mean_backward
 # --------------------------------------------------------------------------
 
 
@@ -400,7 +400,7 @@ _MASK_AXIS = Mistake(
 MASKED_MEAN_FORWARD = Exercise(
     name="masked_mean_forward",
     lesson=LESSON,
-    number="8.5",
+    number="8.6",
     points=3,
     returns=("h_mean", "cache"),
     graded=("h_mean",),
@@ -441,7 +441,7 @@ _call_mean_backward = _call_reader_backward(
 MASKED_MEAN_BACKWARD = Exercise(
     name="masked_mean_backward",
     lesson=LESSON,
-    number="8.6",
+    number="8.7",
     points=3,
     returns=("dh",),
     graded=("dh",),
@@ -481,7 +481,7 @@ MASKED_MEAN_BACKWARD = Exercise(
 
 
 # --------------------------------------------------------------------------
-# 8.7 sigmoid_cross_entropy
+# 8.3 sigmoid_cross_entropy
 # --------------------------------------------------------------------------
 
 LOSS_RETURNS = ("loss", "dlogits")
@@ -524,7 +524,7 @@ def _call_sce(fn, inputs, helpers):
 SIGMOID_CROSS_ENTROPY = Exercise(
     name="sigmoid_cross_entropy",
     lesson=LESSON,
-    number="8.7",
+    number="8.3",
     points=4,
     returns=LOSS_RETURNS,
     graded=LOSS_RETURNS,
@@ -580,9 +580,9 @@ SIGMOID_CROSS_ENTROPY = Exercise(
 EXERCISES = (
     PAD_BATCH,
     BAG_OF_WORDS,
+    SIGMOID_CROSS_ENTROPY,
     LAST_STEP_FORWARD,
     LAST_STEP_BACKWARD,
     MASKED_MEAN_FORWARD,
     MASKED_MEAN_BACKWARD,
-    SIGMOID_CROSS_ENTROPY,
 )
