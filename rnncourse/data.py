@@ -102,15 +102,15 @@ def make_sentiment_sentences(n_sentences: int, seed: int, pair_fraction: float =
 
     def single():
         n1, n2 = nouns()
-        kind = rng.choice(["simple", "but", "and", "not-it-was"], p=[0.4, 0.3, 0.15, 0.15])
+        kind = rng.choice(["simple", "but", "and", "not-it-was"], p=[0.6, 0.2, 0.1, 0.1])
         if kind == "simple":
-            neg, s = bool(rng.random() < 0.5), sign()
+            neg, s = bool(rng.random() < 0.25), sign()
             return _clause(n1, adjective(s), neg, intensifier()), int(s * (-1 if neg else 1) > 0), kind
         if kind == "not-it-was":
             s = sign()  # the sign of the second adjective, which the first contradicts
             words = _clause(n1, adjective(-s), True, intensifier()) + [",", "it", "was", adjective(s)]
             return words, int(s > 0), kind
-        neg1, neg2 = bool(rng.random() < 0.3), bool(rng.random() < 0.3)
+        neg1, neg2 = bool(rng.random() < 0.2), bool(rng.random() < 0.2)
         s2 = sign()
         a2 = adjective(s2 * (-1 if neg2 else 1))  # so that the second clause has sign s2
         if kind == "but":
