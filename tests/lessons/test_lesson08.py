@@ -205,3 +205,64 @@ def test_solution_notebook_bodies_pass_the_checks():
         helpers = {name: namespace[name] for name in exercise.needs}
         result = evaluate(exercise, namespace[exercise.name], *load_fixture(exercise), helpers)
         assert result["status"] == "pass", result["message"]
+
+
+# --------------------------------------------------------------------------
+# Right answers written another way pass; the checks grade values, not style
+# --------------------------------------------------------------------------
+
+
+def _exercise(name):
+    return next(e for e in EXERCISES if e.name == name)
+
+
+def _check(name, fn, helpers=None):
+    return evaluate(_exercise(name), fn, *load_fixture(_exercise(name)), helpers or {})
+
+
+def test_variants_that_are_right_pass():
+    """A bincount that gives integer counts, a loss returned as a 0-d array or via np.logaddexp, a mask
+    built from the pad id, a row-by-row masked mean and a reader whose cache holds only h's shape all pass."""
+
+    def bincount_bow(ids, mask, vocab_size):
+        return np.stack([np.bincount(row[m], minlength=vocab_size) for row, m in zip(ids, mask)])
+
+    def logaddexp_loss(logits, y):
+        loss = np.mean(y * np.logaddexp(0.0, -logits) + (1 - y) * np.logaddexp(0.0, logits))
+        return np.asarray(loss), (0.5 * (1.0 + np.tanh(0.5 * logits)) - y) / logits.shape[0]
+
+    def mask_from_pad_id(sequences, pad_id):
+        ids, lengths, _ = ref.pad_batch(sequences, pad_id)
+        return ids, lengths, ids != pad_id  # real ids never equal the pad's in these cases
+
+    def row_by_row_mean(h, mask):
+        return np.stack([h[n][mask[n]].mean(axis=0) for n in range(h.shape[0])]), mask
+
+    def shape_cache_forward(h, lengths):
+        return h[np.arange(h.shape[0]), lengths - 1], (h.shape, h.dtype, lengths.copy())
+
+    def shape_cache_backward(dh_last, cache):
+        shape, dtype, lengths = cache
+        dh = np.zeros(shape, dtype=dtype)
+        for n, length in enumerate(lengths):
+            dh[n, length - 1] = dh_last[n]
+        return dh
+
+    assert _check("bag_of_words", bincount_bow)["status"] == "pass"
+    assert _check("sigmoid_cross_entropy", logaddexp_loss)["status"] == "pass"
+    assert _check("pad_batch", mask_from_pad_id)["status"] == "pass"
+    assert _check("masked_mean_forward", row_by_row_mean)["status"] == "pass"
+    result = _check("last_step_backward", shape_cache_backward, {"last_step_forward": shape_cache_forward})
+    assert result["status"] == "pass", result["message"]
+
+
+def test_a_mask_that_assumes_pad_id_zero_fails_on_the_case_that_pads_with_7():
+    """pad_batch whose mask is ids != 0 passes the cases padded with 0 and fails where pad_id = 7 (and
+    0 is a real word), with the mask named."""
+
+    def mask_from_zero(sequences, pad_id):
+        ids, lengths, _ = ref.pad_batch(sequences, pad_id)
+        return ids, lengths, ids != 0
+
+    result = _check("pad_batch", mask_from_zero)
+    assert result["status"] == "fail" and "pad_id = 7" in result["case"] and "mask" in result["message"]
