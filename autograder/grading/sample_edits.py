@@ -83,4 +83,19 @@ SAMPLE_EDITS: dict[str, dict] = {
             },
         },
     },
+    "08_sentiment": {
+        "partial": ("pad_batch", "bag_of_words", "sigmoid_cross_entropy"),
+        "mistakes": {
+            "sigmoid_cross_entropy": {
+                "old": "dlogits = (probs - y) / N",
+                "new": "dlogits = (y - probs) / N",
+                "mistake": "gradient_sign",
+            },
+            "masked_mean_backward": {
+                "old": "dh = m * (dh_mean / count)[:, None, :]  # (N, T, H): zero at padding",
+                "new": "dh = np.broadcast_to((dh_mean / count)[:, None, :], m.shape[:2] + dh_mean.shape[1:]).copy()",
+                "mistake": "leaks_into_padding",
+            },
+        },
+    },
 }
