@@ -19,7 +19,8 @@ def _make(name: str):
 
     check.__name__ = check.__qualname__ = name
     check.__doc__ = (
-        f"Exercise {exercise.number} · {name} ({exercise.points} points): {exercise.description}.\n\n"
+        f"Exercise {exercise.number} · {name} ({exercise.points} point{'' if exercise.points == 1 else 's'}): "
+        f"{exercise.description}.\n\n"
         "Runs the public cases, checks the returned type, shape, dtype, finiteness and values,\n"
         "and that the inputs are left unchanged. Raises AssertionError on the first failure,\n"
         "naming the known mistake it matches, if any."

@@ -171,7 +171,8 @@ def _result(
 ) -> ExerciseResult:
     ex = hidden.exercise
     points = float(ex.points) if status == "pass" else 0.0
-    lines = lines or [f"{ex.name} ({ex.points} points): {len(hidden.cases)} hidden cases", f"  ✗ {message}"]
+    unit = "point" if ex.points == 1 else "points"
+    lines = lines or [f"{ex.name} ({ex.points} {unit}): {len(hidden.cases)} hidden cases", f"  ✗ {message}"]
     return ExerciseResult(ex.name, ex.number, float(ex.points), points, status, message, lines, mistake, failed=failed)
 
 

@@ -164,9 +164,10 @@ def grade_submission(folder: Path, student: str, assignment: Assignment, runner:
                 result.exercises, faults, result.output = run_plan(plan, assignment, runner, slot)
                 result.exercises = [_explain_unrun(e, plan.unrun_names) for e in result.exercises]
                 result.notes += faults
-        if result.error:
+        if result.error:  # said once, at the top of the feedback; each exercise points there
             result.exercises = [
-                compare._result(assignment.hidden[name], "not_attempted", result.error) for name in source.exercises
+                compare._result(assignment.hidden[name], "not_attempted", "not graded: your notebook could not be read (see above)")
+                for name in source.exercises
             ]
         result.seconds = time.monotonic() - start
         results.append(result)
