@@ -31,3 +31,20 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # The release keeps no outputs; learners run the cells themselves.
 c.ClearOutput.enabled = True
+
+# nbgrader's own autograde (formgrader's Autograde button, `nbgrader autograde`) grades
+# through this course's grader instead of running the notebook unsandboxed: its
+# sanitize step runs `python -m autograder grade` for that student, its autograde step
+# (Execute, SaveAutoGrades, ...) is empty. See autograder/grading/nbgrader_hooks.py.
+c.Autograde.sanitize_preprocessors = ["autograder.grading.nbgrader_hooks.GradeWithCourseGrader"]
+c.Autograde.autograde_preprocessors = []
+
+# The grader writes its own feedback/ (with its report as the autograded notebook's first
+# cell); `nbgrader generate_feedback` renders it again with the scores given by hand, so
+# it always regenerates rather than "Skipping existing assignment".
+c.GenerateFeedback.force = True
+
+# The exchange (release_assignment, fetch_assignment, submit, collect, release_feedback,
+# fetch_feedback) lives in Exchange.root, /usr/local/share/nbgrader/exchange by default,
+# which must exist and be writable by everyone (README, Instructor's guide, section 2):
+# c.Exchange.root = "/srv/nbgrader/exchange"

@@ -93,6 +93,12 @@ class NotebookResult:
     def max_score(self) -> float:
         return sum(e.max_points for e in self.exercises)
 
+    @property
+    def flagged(self) -> bool:
+        """For a human to read (README §9): the score table, grades.csv, report.json and
+        nbgrader's flag on the submission all come from here."""
+        return any(notebook.REFERS_TO_AUTOGRADER in n for n in self.notes)
+
 
 @dataclasses.dataclass
 class Runner:
