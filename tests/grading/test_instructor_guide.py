@@ -146,8 +146,10 @@ def _walk(base: Path, lesson, student: str | None, python: str) -> None:
     submitted = walk.course / "submitted" / walk.student / LESSON
     assert (submitted / f"{LESSON}.ipynb").is_file() and (submitted / "submission_secret.txt").is_file()
 
-    # 4. Grade
+    # 4. Grade; the grader's own feedback can be handed back at once
     walk.grade()
+    walk.nbgrader("release_feedback", LESSON)
+    assert len(list((walk.exchange / "rnn-from-scratch" / "feedback").glob("*.html"))) == 1
     written = [c.metadata["nbgrader"]["grade_id"] for c in source.cells if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("grade")]
     full = samples.expected_scores(LESSON)["sample-full"]
     with _gradebook(walk.course) as gb:
