@@ -6,9 +6,11 @@
     autograded/<student>/<assignment>/           written by the grader, read by formgrader
     feedback/<student>/<assignment>/             per-student feedback
 
-Grading itself is `python -m autograder grade` (make grade), not `nbgrader
-autograde`: it runs student code in a sandboxed child process and writes the
-scores into this gradebook, so formgrader, manual grading and export work.
+Grading itself is `python -m autograder grade` (make grade), not nbgrader's
+own autograde: it runs student code in a sandboxed child process and writes the
+scores into this gradebook, so formgrader, manual grading and export work. The
+settings at the end send formgrader's Autograde button (and `nbgrader
+autograde`) through that grader too.
 """
 
 c = get_config()  # noqa: F821  (injected by traitlets when nbgrader loads this file)

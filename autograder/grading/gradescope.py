@@ -70,6 +70,9 @@ fi
 echo "setup.sh: using $("$PY" -c 'import sys; print(sys.executable, sys.version.split()[0])')"
 
 "$PY" -m venv "$ROOT/venv"
+# Ubuntu's venv starts with its own, older pip; a newer one knows the newest wheels' tags and metadata.
+"$ROOT/venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip \\
+    || echo "setup.sh: pip was not upgraded; going on with $("$ROOT/venv/bin/python" -m pip --version)"
 "$ROOT/venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$ROOT/source/requirements.txt"
 # Fail the build here, not at the first student's submission.
 cd "$ROOT/source"

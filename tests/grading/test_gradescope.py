@@ -133,6 +133,7 @@ def image(tmp_path_factory):
     return root, setup, log.read_text() if log.exists() else ""
 
 
+@pytest.mark.slow
 def test_setup_installs_python_311_where_python3_is_310(image):
     """On Ubuntu 22.04 (python3 is 3.10) setup.sh installs Ubuntu's python3.11 and python3.11-venv
     and builds its venv with it; the venv's Python is 3.11+."""
@@ -197,6 +198,7 @@ def test_run_autograder_without_a_notebook_says_so(image, tmp_path):
     assert data["score"] == 0 and data["output"].count(f"{LESSON}.ipynb was not found in your submission") == 1
 
 
+@pytest.mark.slow
 def test_gradescope_run_in_process_writes_results(tmp_path):
     """The entry point run_autograder calls, in this process: the partial sample's score."""
     built = samples.build_samples(COURSE, tmp_path / "samples", LESSON)[LESSON]
