@@ -35,7 +35,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from autograder.grading import engine, record, sandbox
+from autograder.grading import class_report, engine, record, sandbox
 from autograder.grading.engine import Assignment, GraderError, NotebookResult
 
 COURSE = sandbox.COURSE
@@ -258,9 +258,13 @@ def _run_grading(options: Options) -> Run:
         ],
     }
     (o.output / "report.json").write_text(json.dumps(report, indent=1))
+    # Per assignment graded, from the records of every student graded so far (not only this run's).
+    pages = class_report.write_reports(o.output, sorted({r.assignment for r in results}), o.feedback, faults)
     if not o.quiet:
         print(record.score_table(results))
         print(f"\nseed {o.seed} (rerun with --seed {o.seed}); grades in {o.output / 'grades.csv'}")
+        for page in pages:
+            print(f"what the class got wrong: {page}")
     return Run(results, o.seed, faults)
 
 
@@ -322,6 +326,7 @@ def _record(o: Options, assignment: Assignment, student: str, folder: Path, grad
         record.record_gradebook(o.db_url, assignment, student, graded, timestamp or None, before)
     record.write_autograded(autograded, timestamp, graded, secret)
     record.write_student_files(o.output, o.feedback, graded, timestamp, secret)
+    class_report.write_record(o.output, graded)
 
 
 # --------------------------------------------------------------------------
