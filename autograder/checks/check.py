@@ -19,7 +19,8 @@ def _make(name: str):
 
     check.__name__ = check.__qualname__ = name
     check.__doc__ = (
-        f"Exercise {exercise.number} · {name} ({exercise.points} points): {exercise.description}.\n\n"
+        f"Exercise {exercise.number} · {name} ({exercise.points} point{'' if exercise.points == 1 else 's'}): "
+        f"{exercise.description}.\n\n"
         "Runs the public cases, checks the returned type, shape, dtype, finiteness and values,\n"
         "and that the inputs are left unchanged. A pass prints one line; a failure raises\n"
         "AssertionError with the first property that fails and the known mistake it matches,\n"

@@ -250,7 +250,10 @@ def _run_grading(options: Options) -> Run:
         "limits": dataclasses.asdict(o.limits),
         "grader_faults": faults,
         "results": [
-            {"student": r.student, "assignment": r.assignment, "notebook": r.notebook, "score": r.score, "max_score": r.max_score}
+            {
+                "student": r.student, "assignment": r.assignment, "notebook": r.notebook, "score": r.score,
+                "max_score": r.max_score, "read_by_hand": r.flagged,
+            }
             for r in results
         ],
     }
@@ -316,10 +319,13 @@ def _grade_all(o: Options, todo, assignments, runner, faults) -> list[NotebookRe
 def _record(o: Options, assignment: Assignment, student: str, folder: Path, graded: list[NotebookResult]) -> None:
     record.make_writable(graded)  # the student id is writable already (student_id)
     timestamp = record.read_timestamp(folder)
+    secret = record.read_submission_secret(folder)
+    autograded = o.autograded / student / assignment.name
     if o.db_url:
-        record.record_gradebook(o.db_url, assignment, student, graded, timestamp or None)
-    record.write_autograded(o.autograded / student / assignment.name, timestamp, graded)
-    record.write_student_files(o.output, o.feedback, graded)
+        before = record.graded_answers(autograded)  # read before the new copy replaces it
+        record.record_gradebook(o.db_url, assignment, student, graded, timestamp or None, before)
+    record.write_autograded(autograded, timestamp, graded, secret)
+    record.write_student_files(o.output, o.feedback, graded, timestamp, secret)
     class_report.write_record(o.output, graded)
 
 
