@@ -66,7 +66,7 @@ def _pad_cases(rng: np.random.Generator) -> list[Case]:
         Case("four sentences of 4 words each (nothing to pad), pad_id = 0", case([4, 4, 4, 4], 0)),
         Case("three sentences of 2, 6 and 4 words, pad_id = 7", case([2, 6, 4], 7, low=0, high=7)),
         Case(
-            f"everything random: {N} sentences of 1 to 9 words, one of a single word, pad_id = 3",
+            "everything random: 5 to 7 sentences of 1 to 9 words, one of a single word, pad_id = 3",
             case(sizes, 3, low=0, high=30),
         ),
     ]
