@@ -238,11 +238,13 @@ RESAMPLE_TO_GRID = Exercise(
 # --------------------------------------------------------------------------
 
 
-_PAST_THE_END_HINT = (
-    "here horizon = 3: an IndexError usually means that windows run past the end of the series. The last "
-    "window must leave horizon values after it: N = T - window - horizon + 1 windows, the last starting at "
-    "T - window - horizon"
-)
+def _past_the_end(horizon: int) -> str:
+    """What an IndexError on a windows case most likely means."""
+    return (
+        f"here horizon = {horizon}: an IndexError usually means that windows run past the end of the series. The "
+        "last window must leave horizon values after it: N = T - window - horizon + 1 windows, the last starting "
+        "at T - window - horizon"
+    )
 
 
 def _windows_cases(rng: np.random.Generator) -> list[Case]:
@@ -253,19 +255,22 @@ def _windows_cases(rng: np.random.Generator) -> list[Case]:
         Case(
             "a (T,) series 0, 1, ..., 9 (each value is its time index), window 4, horizon 1",
             {"series": np.arange(10.0), "window": 4, "horizon": 1, "target_col": 0},
+            hint=_past_the_end(1),
         ),
         Case(
             "a (T,) series 0, 1, ..., 10, window 4, horizon 3: the target is 3 steps after the window's end",
             {"series": np.arange(11.0), "window": 4, "horizon": 3, "target_col": 0},
-            hint=_PAST_THE_END_HINT,
+            hint=_past_the_end(3),
         ),
         Case(
             "a (T, 3) series whose entry [t, c] is 100 * c + t, window 4, horizon 2, target column 1",
             {"series": _time_table(10, 3), "window": 4, "horizon": 2, "target_col": 1},
+            hint=_past_the_end(2),
         ),
         Case(
             f"everything random: a ({T}, {D}) series, window {window}, horizon {horizon}, target column {D - 1}",
             {"series": random, "window": window, "horizon": horizon, "target_col": D - 1},
+            hint=_past_the_end(horizon),
         ),
     ]
 
