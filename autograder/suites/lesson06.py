@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from autograder.suites.core import CallProblem, Case, Exercise, Mistake, call_fresh, described
+from autograder.suites.core import CallProblem, Case, Exercise, Mistake, call_fresh, check_kept, described
 
 LESSON = "06_time_series"
 
@@ -158,7 +158,10 @@ def _call_resample(fn: Callable, inputs: dict, helpers: dict) -> tuple:
     times, values = inputs["times"], inputs["values"]
     grid = (inputs["start"], inputs["step"], inputs["n_steps"])
     try:
-        result = call_fresh(fn, "resample_to_grid", times, values, *grid)
+        result = fn(times, values, *grid)
+        # Called again on the same stamps with the values reversed (sorted, so it returns): this
+        # result must not change (no buffer reused from call to call).
+        check_kept(fn, "resample_to_grid", result, times[::-1].copy(), values.copy(), *grid)
     except ValueError:
         if np.any(np.diff(times) == 0):
             raise CallProblem("values", REPEAT_REFUSED) from None
@@ -345,7 +348,7 @@ def _split_cases(rng: np.random.Generator) -> list[Case]:
     scales = 10.0 ** np.arange(3)
     return [
         Case(
-            "a (T,) series with an upward trend: the training part's mean is below the whole series'",
+            "a (T,) series with an upward trend: the training part's mean is below that of the whole series",
             {"series": 3.0 * _trend(rng, 10) + 50.0, "n_train": 7},
         ),
         Case(
@@ -761,6 +764,15 @@ def _folds_cases(rng: np.random.Generator) -> list[Case]:
     ]
 
 
+def _call_folds(fn: Callable, inputs: dict, helpers: dict) -> Any:
+    n, initial, horizon, step, sliding = inputs.values()
+    result = fn(n, initial, horizon, step, sliding)
+    # Called again with every index one later (as many folds, other numbers): this result must not
+    # change. The inputs are integers, which the usual second call would leave as they are.
+    check_kept(fn, "rolling_origin_folds", result, n + 1, initial + 1, horizon, step, sliding)
+    return result
+
+
 ROLLING_ORIGIN_FOLDS = Exercise(
     name="rolling_origin_folds",
     lesson=LESSON,
@@ -769,6 +781,7 @@ ROLLING_ORIGIN_FOLDS = Exercise(
     returns=("folds",),
     graded=("folds",),
     make_cases=_folds_cases,
+    call=_call_folds,
     description="the folds of a rolling-origin evaluation as rows [train_start, train_end, test_start, "
     "test_end) of an integer array (K, 4), expanding or sliding",
     mistakes=(

@@ -207,6 +207,23 @@ def test_windows_that_run_past_the_end_and_crash_get_the_case_hint(extra):
     assert f"horizon = {1 if extra else 3}" in result["message"]
 
 
+@pytest.mark.parametrize("name", ["resample_to_grid", "rolling_origin_folds"])
+def test_a_result_the_next_call_overwrites_is_caught(name):
+    """The second call that looks for a reused buffer gets other values of the same shape: sorted
+    stamps with their values reversed, or every fold index one later (integers have no decoy)."""
+    reference, buffer = getattr(ref, name), {}
+
+    def reusing(*args):
+        out = reference(*args)
+        first = out[0] if isinstance(out, tuple) else out
+        kept = buffer.setdefault(first.shape, np.empty_like(first))
+        kept[...] = first
+        return (kept, *out[1:]) if isinstance(out, tuple) else kept
+
+    result = _evaluate(name, reusing)
+    assert result["status"] == "fail" and f"{name}'s result changed when {name} was called again" in result["message"]
+
+
 def test_the_one_step_model_takes_any_array_of_window_values_and_says_what_else_is_wrong():
     """predict_one accepts the window as (window,), (1, window) or (1, window, 1); a window of the
     wrong length gets an error saying what it takes."""
