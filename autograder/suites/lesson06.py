@@ -35,7 +35,15 @@ from typing import Any
 
 import numpy as np
 
-from autograder.suites.core import CallProblem, Case, Exercise, Mistake, call_fresh, check_kept, described
+from autograder.suites.core import (
+    CallProblem,
+    Case,
+    Exercise,
+    Mistake,
+    call_fresh,
+    check_kept,
+    described,
+)
 
 LESSON = "06_time_series"
 
