@@ -591,7 +591,8 @@ FORECAST_ERRORS = Exercise(
 
 def _iterated_cases(rng: np.random.Generator) -> list[Case]:
     window = int(rng.integers(2, 6))
-    T, horizon = int(rng.integers(window + 8, window + 14)), window + int(rng.integers(1, 4))
+    horizon = window + int(rng.integers(1, 4))
+    T = window + horizon + int(rng.integers(3, 8))  # room for an origin after the first window
     origin = int(rng.integers(window + 1, T - horizon + 1))
 
     def case(T, origin, window, horizon, weights, bias):

@@ -18,8 +18,10 @@ import numpy as np
 import pytest
 
 from autograder.checks.runner import evaluate, load_fixture
+from autograder.reference import MISTAKES, REFERENCE
 from autograder.reference import lesson06 as ref
 from autograder.suites import lesson_exercises
+from autograder.suites.core import diagnose, outputs_match
 from autograder.suites.lesson06 import REORDERED, REPEAT_REFUSED
 
 LESSON = "06_time_series"
@@ -139,6 +141,23 @@ def test_folds_never_overlap_and_reach_as_far_as_the_step_allows(sliding):
             assert folds[-1, 3] + step > n
             sizes = folds[:, 1] - folds[:, 0]
             np.testing.assert_array_equal(sizes, initial if sliding else folds[:, 1])
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_hidden_cases_of_many_seeds_name_every_mistake_alone(name):
+    """The grader draws fresh cases from a seed: for 40 seeds the generator gives valid cases (the
+    reference returns on all of them), and every catalogued mistake changes some output and is the
+    only mistake that matches itself. (The generic tests prove this for one seed.)"""
+    exercise = EXERCISES[name]
+    for seed in range(40):
+        cases = exercise.make_cases(np.random.default_rng(seed))
+        expected = [exercise.outcome(REFERENCE[name], c.inputs) for c in cases]
+        assert all(isinstance(e, dict) for e in expected), (seed, expected)
+        outcomes = [{k: exercise.outcome(f, c.inputs) for k, f in MISTAKES[name].items()} for c in cases]
+        for key in MISTAKES[name]:
+            mine = [o[key] for o in outcomes]
+            assert not all(isinstance(m, dict) and outputs_match(exercise, e, m) for e, m in zip(expected, mine)), (seed, key)
+            assert [m.key for m in diagnose(exercise, mine, outcomes)] == [key], (seed, key)
 
 
 # --------------------------------------------------------------------------
