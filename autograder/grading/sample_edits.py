@@ -83,6 +83,21 @@ SAMPLE_EDITS: dict[str, dict] = {
             },
         },
     },
+    "06_time_series": {
+        "partial": ("resample_to_grid", "make_windows", "baseline_forecasts"),
+        "mistakes": {
+            "forecast_errors": {
+                "old": "rmse = np.sqrt(np.mean(e**2))",
+                "new": "rmse = np.mean(e**2)",
+                "mistake": "mse_not_rmse",
+            },
+            "rolling_origin_folds": {
+                "old": "range(initial, n - horizon + 1, step)",
+                "new": "range(initial, n - horizon, step)",
+                "mistake": "last_fold_missing",
+            },
+        },
+    },
     "08_sentiment": {
         "partial": ("pad_batch", "bag_of_words", "sigmoid_cross_entropy"),
         "mistakes": {
