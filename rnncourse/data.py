@@ -26,3 +26,21 @@ def load_first_names() -> list[str]:
     """5,163 lower-case US first names (1990 census), sorted: sequences of varying length."""
     text = (data_dir() / "us_census_1990_first_names.txt").read_text(encoding="utf-8")
     return [line for line in text.splitlines() if line]
+
+
+def load_seq2seq_dates_long_run() -> dict[bool, dict[str, list]]:
+    """Lesson 09's reference long run: the dates model's held-out exact match every 100 updates.
+
+    Returns ``{True: {"update": [...], "held_out_exact_match": [...]}, False: {...}}``, with and
+    without attention (made by the lesson's notebook with ``LONG_RUN = True``; see data/README.md).
+    """
+    text = (data_dir() / "seq2seq_dates_long_run.csv").read_text(encoding="utf-8")
+    runs: dict[bool, dict[str, list]] = {
+        True: {"update": [], "held_out_exact_match": []},
+        False: {"update": [], "held_out_exact_match": []},
+    }
+    for line in text.splitlines()[1:]:
+        attention, update, accuracy = line.split(",")
+        runs[attention == "1"]["update"].append(int(update))
+        runs[attention == "1"]["held_out_exact_match"].append(float(accuracy))
+    return runs

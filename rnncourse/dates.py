@@ -105,18 +105,21 @@ def split_days(seed: int = 0, held_out: float = 0.1) -> tuple[np.ndarray, np.nda
 
 
 def make_pairs(
-    days: np.ndarray, n: int, seed: int, lower_upper: float = 0.2
-) -> tuple[list[str], list[str]]:
-    """``n`` (source, target) pairs: a day drawn from ``days``, a format drawn uniformly, and with
-    probability ``lower_upper`` the source lower- or upper-cased. Pure Python, seeded."""
+    days: np.ndarray, n: int, seed: int, lower_upper: float = 0.2, return_formats: bool = False
+):
+    """``n`` (source, target) pairs as two lists of strings: a day drawn from ``days``, a format
+    drawn uniformly, and with probability ``lower_upper`` the source lower- or upper-cased. Pure
+    Python, seeded. With ``return_formats`` a third list gives each pair's index into FORMATS."""
     rnd = random.Random(seed)
-    sources, targets = [], []
+    sources, targets, formats = [], [], []
     for _ in range(n):
         d = date_of(days[rnd.randrange(len(days))])
         case = 0 if rnd.random() >= lower_upper else rnd.choice((1, 2))
-        sources.append(write_date(d, rnd.randrange(len(FORMATS)), case))
+        fmt = rnd.randrange(len(FORMATS))
+        sources.append(write_date(d, fmt, case))
         targets.append(iso(d))
-    return sources, targets
+        formats.append(fmt)
+    return (sources, targets, formats) if return_formats else (sources, targets)
 
 
 def source_chars() -> str:
