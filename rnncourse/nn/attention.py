@@ -91,7 +91,9 @@ def additive_attention_backward(dcontext, cache, dalpha=None):
     de = _softmax_backward(da, alpha)  # 0 where masked, since alpha is
     dv = np.einsum("ntsa,nts->a", z, de)
     dpre = de[..., None] * v  # (N, T, S, A)
-    dpre *= 1.0 - z * z
+    slope = np.multiply(z, z)
+    np.subtract(1.0, slope, out=slope)  # 1 - z^2 in one buffer
+    dpre *= slope
     dqp = dpre.sum(axis=2)  # (N, T, A)
     dkp = dpre.sum(axis=1)  # (N, S, A)
     dq = dqp @ W_q.T
