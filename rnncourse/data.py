@@ -224,3 +224,21 @@ def encode_sentences(sentences, vocabulary) -> list[np.ndarray]:
     """Each sentence as an int64 array of ids (the word's position in ``vocabulary``)."""
     index = {w: i for i, w in enumerate(vocabulary)}
     return [np.array([index[w] for w in s], dtype=np.int64) for s in sentences]
+
+
+def load_seq2seq_dates_long_run() -> dict[bool, dict[str, list]]:
+    """Lesson 09's reference long run: the dates model's held-out exact match every 100 updates.
+
+    Returns ``{True: {"update": [...], "held_out_exact_match": [...]}, False: {...}}``, with and
+    without attention (made by the lesson's notebook with ``LONG_RUN = True``; see data/README.md).
+    """
+    text = (data_dir() / "seq2seq_dates_long_run.csv").read_text(encoding="utf-8")
+    runs: dict[bool, dict[str, list]] = {
+        True: {"update": [], "held_out_exact_match": []},
+        False: {"update": [], "held_out_exact_match": []},
+    }
+    for line in text.splitlines()[1:]:
+        attention, update, accuracy = line.split(",")
+        runs[attention == "1"]["update"].append(int(update))
+        runs[attention == "1"]["held_out_exact_match"].append(float(accuracy))
+    return runs

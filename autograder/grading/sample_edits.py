@@ -113,4 +113,24 @@ SAMPLE_EDITS: dict[str, dict] = {
             },
         },
     },
+    "09_seq2seq_attention": {
+        "partial": (
+            "teacher_forcing_batch",
+            "greedy_decode",
+            "additive_attention_forward",
+            "scaled_dot_attention_forward",
+        ),
+        "mistakes": {
+            "teacher_forced_loss": {
+                "old": "loss = float(np.sum(nll * mask) / np.sum(mask))",
+                "new": "loss = float(np.mean(nll))",
+                "mistake": "padding_counted",
+            },
+            "attention_decoder_step": {
+                "old": "s_next[:, None], enc, src_mask",
+                "new": "s_prev[:, None], enc, src_mask",
+                "mistake": "query_previous_state",
+            },
+        },
+    },
 }
