@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import functools
 
-# Multiply-adds of the largest product below which one thread runs the call: 2^24, about
-# a millisecond of one core in float64. A second thread could save at most about half of
-# that on an idle machine; the shapes where threads help (make bench) are far above it.
-SMALL = 1 << 24
+# Multiply-adds of the largest product below which one thread runs the call: 2^25, about two
+# milliseconds of one core in float64 (a validation pass over 500 sequences of lesson 04 stays
+# below it). A second thread could save at most about half of that on an idle machine; the
+# shapes where threads help (make bench: the input projections of its two larger shapes, 10^8
+# multiply-adds and more) are far above it.
+SMALL = 1 << 25
 
 _blas = None  # the BLAS libraries NumPy loaded, found once (threadpoolctl scans the process)
 
