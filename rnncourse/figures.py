@@ -498,7 +498,7 @@ def residual_stack(layers: int = 3):
         plus_y = y + 0.95
         _op(ax, x, plus_y, "+")
         _arrow(ax, (x, y + 0.375), (x, plus_y - 0.27))
-        _text(ax, x - 0.2, y + 0.63, f"$h^{{({l})}}_t$", ha="right", fontsize=FONT - 1)
+        _text(ax, x - 0.3, y + 0.63, f"$h^{{({l})}}_t$", ha="right", fontsize=FONT - 1)
         # the skip: from just below the layer, round its right side, into the +
         split = below + 0.4
         _path(
