@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import functools
 
-# Multiply-adds of the largest product below which one thread runs the call: 2^25, about two
-# milliseconds of one core in float64 (a validation pass over 500 sequences of lesson 04 stays
-# below it). A second thread could save at most about half of that on an idle machine; the
-# shapes where threads help (make bench: the input projections of its two larger shapes, 10^8
-# multiply-adds and more) are far above it.
-SMALL = 1 << 25
+# Multiply-adds of the largest product below which one thread runs the call: 2 * 10^7, about a
+# millisecond of one core in float64. A second thread could save at most about half of that on an
+# idle machine. It sits between the sizes it was chosen for: lesson 04's validation pass (500
+# sequences, an LSTM of 32 units: 1.9 * 10^7) runs on one thread, and every shape of make bench
+# above the two --quick ones (an RNN of 128 units over 64 x 100 steps: 2.7 * 10^7, and larger)
+# keeps the library's threads, as before.
+SMALL = 20_000_000
 
 _blas = None  # the BLAS libraries NumPy loaded, found once (threadpoolctl scans the process)
 
