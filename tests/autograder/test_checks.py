@@ -1107,7 +1107,9 @@ def test_an_error_of_float32_rounding_is_named_as_such():
 
 def test_harmless_epsilons_pass_where_the_tolerance_allows_them():
     """The default tolerance is tight (float32 rounding fails), but an epsilon many write out of habit,
-    in a relative error's denominator or in PyTorch's max_norm / (norm + 1e-6), still passes."""
+    PyTorch's max_norm / (norm + 1e-6), still passes. relative_error's 1e-8 is part of its definition
+    (a floor, max(|a| + |b|, 1e-8)): added instead, it gives another error for near-zeros, and the
+    check names that."""
 
     def relative_error(a, b):
         return float(np.max(np.abs(a - b) / (np.abs(a) + np.abs(b) + 1e-8)))
@@ -1117,7 +1119,8 @@ def test_harmless_epsilons_pass_where_the_tolerance_allows_them():
         scale = max_norm / (total + 1e-6) if total > max_norm else 1.0
         return [g * scale for g in grads], total
 
-    assert _evaluate("relative_error", relative_error)["status"] == "pass"
+    result = _evaluate("relative_error", relative_error)
+    assert result["status"] == "fail" and [m.key for m in result["mistakes"]] == ["epsilon_added"]
     assert _evaluate("clip_by_global_norm", clip_by_global_norm)["status"] == "pass"
 
 

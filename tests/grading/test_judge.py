@@ -270,6 +270,14 @@ def test_gradients_and_halves_are_named_in_the_grade_report_as_in_the_notebook(l
     assert result.status == "fail" and "h[..., :4] matches, the reverse direction's half h[..., 4:] does not" in result.message
 
 
+def test_a_gru_slip_is_narrowed_to_its_block_in_the_grade_report_as_in_the_notebook(gru_slip_in_block):
+    """A slip in the update gate's block of da is named by its block on hidden cases too."""
+    ns = {"gru_step_backward": gru_slip_in_block("z"), "gru_step_forward": REFERENCE["gru_step_forward"]}
+    result = _grade("gru_step_backward", ns)
+    assert result.status == "fail" and result.points == 0
+    assert "the z block db[H:2H] does not: look at da_z" in result.message, result.message
+
+
 def test_exception_whose_str_fails_is_judged_not_raised(unprintable_error):
     def crashes(scores):
         raise unprintable_error()
