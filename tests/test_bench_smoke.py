@@ -51,3 +51,13 @@ def test_gemm_replay_covers_every_product_of_forward_and_backward(cell):
     assert expected <= flops <= 1.1 * expected, (flops, expected)
     assert layers.LAYER_MODULES[cell].np is np
     layers.replay(calls)()  # runs on the recorded operands without error
+
+
+def test_bench_class_report_quick_rebuilds_every_lesson():
+    """The class-report benchmark writes made-up records for every lesson and rebuilds their pages."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "class_report", "--quick"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"class report: 20 students x \d+ lessons rebuilt in [\d.]+ s", result.stdout), result.stdout
