@@ -543,10 +543,12 @@ _SLOW = (  # 4 s of CPU time, however long that takes on the wall clock
 
 @needs_isolation
 @pytest.mark.slow
-def test_a_cpu_hog_graded_beside_a_slow_honest_student_costs_the_honest_one_nothing(lesson, runner):
+@pytest.mark.parametrize("mode", ["namespaces", "uid-only"])
+def test_a_cpu_hog_graded_beside_a_slow_honest_student_costs_the_honest_one_nothing(lesson, runner, mode, request):
     """A full-marks notebook that starts 30 busy processes and keeps its cells alive under the time
     limit made a correct but slow student graded at the same time time out (14 -> 13 here, -> 11 in
-    the red team's run). Each child now gets one CPU (a cgroup) and fewer processes."""
+    the red team's run). Each child now gets one CPU (a cgroup) and fewer processes, in both root
+    modes (the cgroup does not need namespaces)."""
     import threading
     import time
 
@@ -554,6 +556,8 @@ def test_a_cpu_hog_graded_beside_a_slow_honest_student_costs_the_honest_one_noth
 
     if not getattr(sandbox, "cpu_groups_work", lambda: True)():  # (main had no CPU groups at all)
         pytest.skip("this machine lets the grader create no CPU cgroup (v1 or v2)")
+    if mode == "uid-only":
+        runner = request.getfixturevalue("uid_only")
     stay = append("import time\ntime.sleep(25)")  # alive, just under the cell's time limit
     hog = notebook_with(lesson, edits={"rnn_step_forward": append(_HOG), "rnn_forward": stay, "softmax": stay, "rnn_output_forward": stay})
     honest = notebook_with(lesson, edits={"count_rnn_parameters": append(_SLOW)})
