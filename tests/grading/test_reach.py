@@ -423,6 +423,52 @@ def test_keys_left_in_a_user_keyring_do_not_reach_the_next_student(lesson, runne
     assert points(second) == full_points(lesson)
 
 
+def _as_uid(uid: int, call) -> int:
+    """``call()`` in a fork of this process that became ``uid``: 0 if it returned true, else 1."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the fork
+        try:
+            os.setuid(uid)
+            os._exit(0 if call() else 1)
+        finally:
+            os._exit(2)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+@needs_isolation
+@needs_known_keys
+@pytest.mark.parametrize("mode", ["namespaces", "uid-only"])
+def test_a_key_left_in_a_sandbox_uids_keyring_by_an_earlier_run_is_gone(lesson, runner, mode, request):
+    """Keys outlive every process of a uid: one that a child of an earlier run left in its uid's user
+    keyring (a grader without the key filter: an older version, say) was there for every later child
+    of that uid, in every later run. The next child cannot read it, and after it the keyring is empty."""
+    import ctypes
+    import platform
+
+    from autograder.grading import sandbox
+
+    chosen = runner if mode == "namespaces" else request.getfixturevalue("uid_only")
+    slot = 200 if mode == "namespaces" else 201  # a uid no other test uses
+    uid = sandbox.SANDBOX_UID_BASE + slot
+    nr = _KEY_SYSCALLS[platform.machine()]
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    desc = f"rnngrade-test-left-{os.getpid()}-{mode}".encode()
+
+    def leave():
+        return libc.syscall(nr[0], b"user", desc, b"the answer", ctypes.c_size_t(10), ctypes.c_int(-4)) >= 0
+
+    def there():
+        return libc.syscall(nr[2], 10, ctypes.c_int(-4), b"user", desc, 0) >= 0
+
+    assert _as_uid(uid, leave) == 0 and _as_uid(uid, there) == 0  # left, as a run before the filter could
+    fetch = _KEYS + f"key = search_key({desc!r}, USER)\nprint('READ', key, read_key(key) if key >= 0 else None)"
+    result = grade_notebook(lesson, chosen, notebook_with(lesson, edits={"softmax": append(fetch)}), student="bob", slot=slot)
+    assert "READ -1 None" in result.output and b"the answer" not in result.output.encode(), result.output
+    assert _as_uid(uid, there) == 1  # the uid's keyring was emptied after the child
+    assert points(result) == full_points(lesson)
+
+
 @needs_known_keys
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
