@@ -165,6 +165,15 @@ def isolate(cfg: dict) -> dict:
     _mount("tmpfs", root + "/tmp/work/scratch", "tmpfs", MS_NOSUID | MS_NODEV, size)
     for i, path in enumerate(cfg["sys_path"]):
         bind(path, f"/tmp/work/sys/{i}")
+    # A site-packages made of links (a venv that links another's packages, as the Gradescope
+    # test does; Nix): what they lead to, read-only at the same place, unless it must stay hidden.
+    hidden = [h.rstrip("/") for h in cfg["hide"]]
+    for target in _link_targets(cfg["sys_path"], hidden):
+        if not os.path.lexists(root + target):
+            try:
+                bind(target, target)
+            except OSError:  # below something bound read-only: the link stays broken
+                pass
     # What must stay hidden but lies inside what was bound: the course installed in a
     # site-packages the child reads, a course or gradebook under /usr.
     for path in cfg["hide"]:
@@ -194,6 +203,29 @@ def isolate(cfg: dict) -> dict:
     _mount(None, "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     os.chdir("/tmp/work")
     return {"work": "/tmp/work", "sys_path": [inside for host, inside in bound if inside.startswith("/tmp/work/sys/")], "scratch": "/tmp/work/scratch"}
+
+
+def _link_targets(folders: list, hidden: list) -> list:
+    """Where the absolute links at the top of ``folders`` lead (their real paths), leaving out
+    links and targets in ``hidden``. (A relative link that leaves its folder is not followed:
+    inside the child's root it would lead somewhere else.)"""
+
+    def inside(path, tops):
+        return any(path == t or path.startswith(t + "/") for t in tops)
+
+    found: list[str] = []
+    for folder in folders:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if not entry.is_symlink() or inside(entry.path, hidden) or not os.readlink(entry.path).startswith("/"):
+                continue
+            real = os.path.realpath(entry.path)
+            if os.path.exists(real) and not inside(real, hidden) and real not in found:
+                found.append(real)
+    return found
 
 
 def limit(cfg: dict) -> None:
