@@ -585,7 +585,9 @@ def _delete_as(uid: int, paths: list[str]) -> None:
 
 
 def processes_by_uid() -> dict[int, list[int]]:
-    """The running processes of each sandbox uid (from /proc)."""
+    """The running processes of each sandbox uid (from /proc). Zombies are dead: a child's close
+    stops killing as soon as only they are left (:func:`kill_uid`), and gives its uid back; another
+    run must not take them for a killed run's orphans."""
     found: dict[int, list[int]] = {}
     for name in os.listdir("/proc"):
         if name.isdigit():
@@ -593,7 +595,7 @@ def processes_by_uid() -> dict[int, list[int]]:
                 uid = os.stat(f"/proc/{name}").st_uid
             except OSError:
                 continue
-            if SANDBOX_UID_BASE <= uid < SANDBOX_UID_BASE + SANDBOX_UIDS:
+            if SANDBOX_UID_BASE <= uid < SANDBOX_UID_BASE + SANDBOX_UIDS and _process_state(int(name)) not in (None, "Z", "X"):
                 found.setdefault(uid, []).append(int(name))
     return found
 
