@@ -266,3 +266,26 @@ def test_a_mask_that_assumes_pad_id_zero_fails_on_the_case_that_pads_with_7():
 
     result = _check("pad_batch", mask_from_zero)
     assert result["status"] == "fail" and "pad_id = 7" in result["case"] and "mask" in result["message"]
+
+
+def test_a_write_into_an_integer_input_is_named_as_such():
+    """A forward that writes into its lengths (lengths -= 1) and keeps them in its cache, or a bag of words
+    that overwrites the pads of its ids, is told it changed that input, not that it reuses its result
+    (the decoy call gets copies of the integer arguments, which it does not flip)."""
+
+    def lengths_in_place(h, lengths):
+        cache = (h.shape, lengths)
+        lengths -= 1
+        return h[np.arange(h.shape[0]), lengths], cache
+
+    def pads_overwritten(ids, mask, vocab_size):
+        ids[~mask] = 0  # harmless for pads of id 0: the case padded with id 5 shows it
+        counts = np.zeros((ids.shape[0], vocab_size))
+        np.add.at(counts, (np.arange(ids.shape[0])[:, None], ids), mask.astype(float))
+        return counts
+
+    for name, fn, arg in (("last_step_forward", lengths_in_place, "lengths"), ("bag_of_words", pads_overwritten, "ids")):
+        result = _check(name, fn)
+        assert result["status"] == "fail"
+        assert f"input {arg} was modified in place" in result["message"], result["message"]
+        assert "reuses" not in result["message"]
