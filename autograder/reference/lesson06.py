@@ -198,9 +198,12 @@ def _baselines(kind):
 def _errors(kind):
     def errors(y_true, y_pred, y_train, season):
         e = y_true - y_pred
-        mae = np.mean(e) if kind == "signed_mae" else np.mean(np.abs(e))
-        mse = np.mean(e**2)
+        axis = 0 if kind == "means_over_first_axis" else None
+        mae = np.mean(e) if kind == "signed_mae" else np.mean(np.abs(e), axis=axis)
+        mse = np.mean(e**2, axis=axis)
         rmse = mse if kind == "mse_not_rmse" else np.sqrt(mse)
+        if kind == "rmse_per_forecast":
+            rmse = np.mean(np.sqrt(np.mean(e**2, axis=-1)))  # one RMSE per forecast (row), then their mean
         if kind == "mase_lag_one":
             scale = np.mean(np.abs(np.diff(y_train)))
         elif kind == "mase_out_of_sample":
@@ -320,7 +323,15 @@ MISTAKES = {
     },
     "forecast_errors": {
         kind: _errors(kind)
-        for kind in ("signed_mae", "mse_not_rmse", "mase_lag_one", "mase_out_of_sample", "mase_divided_by_T")
+        for kind in (
+            "signed_mae",
+            "mse_not_rmse",
+            "mase_lag_one",
+            "mase_out_of_sample",
+            "mase_divided_by_T",
+            "means_over_first_axis",
+            "rmse_per_forecast",
+        )
     },
     "iterated_forecast": {
         kind: _iterated(kind)

@@ -528,12 +528,23 @@ def _errors_case(rng, T, H, season, bias=0.0):
     return {"y_true": y_true, "y_pred": y_true + _normal(rng, H) + bias, "y_train": y_train, "season": season}
 
 
+def _stacked_errors_case(rng, T, K, H, season):
+    """K forecasts of H steps from K origins, stacked (K, H), as a rolling evaluation scores them."""
+    y_train = np.cumsum(_normal(rng, T)) + 20.0
+    y_true = y_train[-1] + np.cumsum(_normal(rng, K, H), axis=1)
+    return {"y_true": y_true, "y_pred": y_true + _normal(rng, K, H), "y_train": y_train, "season": season}
+
+
 def _errors_cases(rng: np.random.Generator) -> list[Case]:
     season = int(rng.integers(2, 7))
     T, H = int(rng.integers(3 * season, 30)), season + int(rng.integers(2, 6))
     return [
         Case("season 1 (no season: the scale is the in-sample naive error)", _errors_case(rng, 12, 5, 1)),
         Case("season 4, a forecast that is too high everywhere (bias + 2)", _errors_case(rng, 16, 8, 4, bias=2.0)),
+        Case(
+            "three forecasts of 6 steps stacked, y_true and y_pred (3, 6), season 2: every mean runs over all 18 errors",
+            _stacked_errors_case(rng, 14, 3, 6, 2),
+        ),
         Case(
             "everything random: a season of 2 to 6, a horizon longer than the season",
             _errors_case(rng, T, H, season),
@@ -582,6 +593,18 @@ FORECAST_ERRORS = Exercise(
             "mase_divided_by_T",
             "the MASE scale divides the sum of the T - season seasonal differences by T",
             "there are T - season differences y_train[t] - y_train[t - season]: take their mean",
+        ),
+        Mistake(
+            "means_over_first_axis",
+            "the means run over the first axis only (axis=0): with several forecasts stacked, one number per "
+            "step ahead comes back instead of one number",
+            "average over every entry, whatever the shape: np.mean(np.abs(e)), with no axis",
+        ),
+        Mistake(
+            "rmse_per_forecast",
+            "with several forecasts stacked, the RMSE is the mean of each forecast's own RMSE, not the root of "
+            "the mean squared error over all entries",
+            "square every error, average them all, then take one square root: np.sqrt(np.mean(e ** 2))",
         ),
     ),
 )
