@@ -225,7 +225,7 @@ def _iterated(kind):
         for j in range(horizon):
             if kind == "true_values_fed_back":
                 recent = list(series[origin + j - window : origin + j])
-            y_next = float(predict_one(np.array(recent)))
+            y_next = float(predict_one(recent if kind == "list_to_model" else np.array(recent)))
             forecasts.append(y_next)
             if kind == "drops_newest":
                 recent = recent[:-1] + [y_next]
@@ -341,6 +341,7 @@ MISTAKES = {
             "drops_newest",
             "new_value_first",
             "no_feedback",
+            "list_to_model",
         )
     },
     "direct_targets": {

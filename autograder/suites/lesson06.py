@@ -22,7 +22,9 @@ computed inside :attr:`Exercise.call`, as lesson 02 does:
   the test span, the split was shuffled, which is reported the same way.
 
 ``iterated_forecast`` takes a one-step model as a callable: the call builds it
-from numeric case inputs, a linear autoregression ``window @ weights + bias``.
+from numeric case inputs, a linear autoregression ``window @ weights + bias``. It
+takes the window as any numpy array of ``window`` values, but not as a list
+(:data:`NOT_AN_ARRAY`): the notebook's network models reshape it.
 """
 
 from __future__ import annotations
@@ -60,6 +62,10 @@ SHUFFLED = (
 REORDERED = (
     "split_and_scale: the training part holds the first n_train values, but in another order: keep them in "
     "time order (windows cut from a shuffled series mix months from different years)"
+)
+NOT_AN_ARRAY = (
+    "iterated_forecast passed predict_one a {kind}, where it takes a numpy array of the last window values, "
+    "oldest first (the network models of section 6 call recent.reshape, which a {kind} does not have)"
 )
 
 
@@ -648,6 +654,8 @@ def _one_step_model(weights: np.ndarray, bias: float) -> Callable:
     window = len(weights)
 
     def predict_one(recent):
+        if not isinstance(recent, np.ndarray):  # the notebook's network models call recent.reshape
+            raise CallProblem("type", NOT_AN_ARRAY.format(kind=type(recent).__name__))
         recent = np.asarray(recent, dtype=np.float64)
         if recent.size != window:
             raise ValueError(
@@ -702,6 +710,11 @@ ITERATED_FORECAST = Exercise(
             "no_feedback",
             "the window is never updated: every step forecasts from the same window",
             "after each step, drop the oldest value of the window and append the forecast",
+        ),
+        Mistake(
+            "list_to_model",
+            "the window is handed to predict_one as a Python list, not as a numpy array",
+            "keep the list for the bookkeeping if you like, but call predict_one(np.array(recent))",
         ),
     ),
 )

@@ -22,7 +22,7 @@ from autograder.reference import MISTAKES, REFERENCE
 from autograder.reference import lesson06 as ref
 from autograder.suites import lesson_exercises
 from autograder.suites.core import diagnose, outputs_match
-from autograder.suites.lesson06 import REORDERED, REPEAT_REFUSED
+from autograder.suites.lesson06 import NOT_AN_ARRAY, REORDERED, REPEAT_REFUSED
 
 LESSON = "06_time_series"
 ROOT = Path(__file__).resolve().parents[2]
@@ -245,7 +245,8 @@ def test_a_result_the_next_call_overwrites_is_caught(name):
 
 def test_the_one_step_model_takes_any_array_of_window_values_and_says_what_else_is_wrong():
     """predict_one accepts the window as (window,), (1, window) or (1, window, 1); a window of the
-    wrong length gets an error saying what it takes."""
+    wrong length gets an error saying what it takes, and a window that is not an array (a tuple here;
+    a list is the catalogued mistake) is refused, as the notebook's network models refuse it."""
     exercise = EXERCISES["iterated_forecast"]
     window = load_fixture(exercise)[0][0].inputs["window"]
 
@@ -255,9 +256,14 @@ def test_the_one_step_model_takes_any_array_of_window_values_and_says_what_else_
     def too_long(predict_one, series, origin, window, horizon):
         return ref.iterated_forecast(predict_one, series, origin, window + 1, horizon)
 
+    def as_tuple(predict_one, series, origin, window, horizon):
+        return ref.iterated_forecast(lambda r: predict_one(tuple(r)), series, origin, window, horizon)
+
     assert _evaluate("iterated_forecast", reshaped)["status"] == "pass"
     result = _evaluate("iterated_forecast", too_long)
     assert result["status"] == "error" and f"predict_one takes the last {window} values" in result["message"]
+    result = _evaluate("iterated_forecast", as_tuple)
+    assert result["status"] == "fail" and NOT_AN_ARRAY.format(kind="tuple") in result["message"]
 
 
 # --------------------------------------------------------------------------
