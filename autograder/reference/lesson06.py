@@ -270,6 +270,8 @@ def _folds(kind):
                 rows.append([start, origin - 1, origin, origin + horizon - 1])
             else:
                 rows.append([start, origin, origin, origin + horizon])
+        if kind == "empty_not_two_d":
+            return np.array(rows, dtype=np.int64)  # (0,) when the list is empty
         return np.array(rows, dtype=np.int64).reshape(-1, 4)
 
     return folds
@@ -357,6 +359,7 @@ MISTAKES = {
             "sliding_ignored",
             "closed_intervals",
             "step_is_horizon",
+            "empty_not_two_d",
         )
     },
 }

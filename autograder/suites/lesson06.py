@@ -63,6 +63,10 @@ REORDERED = (
     "split_and_scale: the training part holds the first n_train values, but in another order: keep them in "
     "time order (windows cut from a shuffled series mix months from different years)"
 )
+FLOAT_FOLDS = (
+    "rolling_origin_folds: the folds hold floats ({dtype}), where they are indices to slice with: make the "
+    "array with dtype=int (np.zeros and np.array of floats give floats)"
+)
 NOT_AN_ARRAY = (
     "iterated_forecast passed predict_one a {kind}, where it takes a numpy array of the last window values, "
     "oldest first (the network models of section 6 call recent.reshape, which a {kind} does not have)"
@@ -804,6 +808,7 @@ def _folds_cases(rng: np.random.Generator) -> list[Case]:
             case(17, 6, 3, 3, 0),
         ),
         Case("sliding training window of 5 points, step 2: n 15, initial 5, horizon 2", case(15, 5, 2, 2, 1)),
+        Case("no fold fits: n 8, initial 6, horizon 3 (the folds are an empty (0, 4) array)", case(8, 6, 3, 1, 0)),
         Case(
             "everything random: n, initial, horizon, step and expanding or sliding drawn at random",
             case(n, initial, horizon, step, sliding),
@@ -817,7 +822,13 @@ def _call_folds(fn: Callable, inputs: dict, helpers: dict) -> Any:
     # Called again with every index one later (as many folds, other numbers): this result must not
     # change. The inputs are integers, which the usual second call would leave as they are.
     check_kept(fn, "rolling_origin_folds", result, n + 1, initial + 1, horizon, step, sliding)
-    return result
+    if not isinstance(result, np.ndarray) or result.dtype.kind not in "iuf":
+        return result
+    if result.dtype.kind == "f" and result.size:
+        raise CallProblem("dtype", FLOAT_FOLDS.format(dtype=result.dtype))
+    # "An integer array": int32 (np.intc, or NumPy 1 on Windows) is one too; and an empty array
+    # (np.array([]) is float) indexes nothing, so only its shape is checked.
+    return result.astype(np.int64)
 
 
 ROLLING_ORIGIN_FOLDS = Exercise(
@@ -863,6 +874,11 @@ ROLLING_ORIGIN_FOLDS = Exercise(
             "step_is_horizon",
             "the origin moves by horizon at each fold, not by step",
             "origins are initial, initial + step, initial + 2 * step and so on, while origin + horizon <= n",
+        ),
+        Mistake(
+            "empty_not_two_d",
+            "when no fold fits, the result has shape (0,) (np.array of an empty list), not (0, 4)",
+            "give the array its 4 columns whatever the number of folds: np.array(folds, dtype=int).reshape(-1, 4)",
         ),
     ),
 )

@@ -22,7 +22,7 @@ from autograder.reference import MISTAKES, REFERENCE
 from autograder.reference import lesson06 as ref
 from autograder.suites import lesson_exercises
 from autograder.suites.core import diagnose, outputs_match
-from autograder.suites.lesson06 import NOT_AN_ARRAY, REORDERED, REPEAT_REFUSED
+from autograder.suites.lesson06 import FLOAT_FOLDS, NOT_AN_ARRAY, REORDERED, REPEAT_REFUSED
 
 LESSON = "06_time_series"
 ROOT = Path(__file__).resolve().parents[2]
@@ -241,6 +241,21 @@ def test_a_result_the_next_call_overwrites_is_caught(name):
 
     result = _evaluate(name, reusing)
     assert result["status"] == "fail" and f"{name}'s result changed when {name} was called again" in result["message"]
+
+
+def test_folds_of_any_integer_dtype_pass_and_float_folds_are_told_why_not():
+    """"An integer array" is any integer dtype (int32 passes); folds of floats (np.zeros fills floats)
+    get a message that says they are indices, not "keep the dtype of the inputs"."""
+
+    def int32(*args):
+        return ref.rolling_origin_folds(*args).astype(np.int32)
+
+    def floats(*args):
+        return ref.rolling_origin_folds(*args).astype(np.float64)
+
+    assert _evaluate("rolling_origin_folds", int32)["status"] == "pass"
+    result = _evaluate("rolling_origin_folds", floats)
+    assert result["status"] == "fail" and FLOAT_FOLDS.format(dtype="float64") in result["message"]
 
 
 def test_the_one_step_model_takes_any_array_of_window_values_and_says_what_else_is_wrong():
