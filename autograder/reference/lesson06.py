@@ -103,8 +103,8 @@ def _resample(kind):
     def resample(times, values, start, step, n_steps):
         if kind != "unsorted_accepted":
             bad = np.diff(times) <= 0 if kind == "strict_order" else np.diff(times) < 0
-            if np.any(bad):
-                raise ValueError("times must be sorted")
+            if np.any(bad):  # what an assert raises (written out: python -O would drop an assert)
+                raise (AssertionError if kind == "unsorted_other_error" else ValueError)("times must be sorted")
         where = (times - start) / step
         bins = (np.round(where) if kind == "nearest_grid_point" else np.floor(where)).astype(np.int64)
         bins = np.clip(bins, 0, n_steps - 1)  # unsorted or rounded readings stay on the grid
@@ -119,6 +119,8 @@ def _resample(kind):
         else:
             grid[observed] = sums[observed] / counts[observed]
         k = np.arange(n_steps)
+        if kind == "interpolated_readings":  # a line through the readings, read off at the grid points
+            return np.interp(start + k * step, times, values), observed
         if kind == "gaps_zero":
             return grid, observed
         if kind == "gaps_previous":
@@ -287,6 +289,8 @@ MISTAKES = {
             "readings_summed",
             "gaps_zero",
             "gaps_previous",
+            "unsorted_other_error",
+            "interpolated_readings",
             "nearest_grid_point",
         )
     },

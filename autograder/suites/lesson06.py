@@ -49,7 +49,10 @@ from autograder.suites.core import (
 
 LESSON = "06_time_series"
 
-UNSORTED = "unsorted times accepted (0 = refused with a ValueError, 1 = a result returned, 2 = another error raised)"
+UNSORTED = (
+    "unsorted times refused with a ValueError (0 = yes; 1 = no, a result was returned; 2 = no, another error "
+    "was raised)"
+)
 REPEAT_REFUSED = (
     "resample_to_grid raised ValueError on times that are sorted but repeat a stamp (two readings taken at "
     "the same time, as happens when two sensors report at once): only a stamp smaller than the one before it "
@@ -243,6 +246,20 @@ RESAMPLE_TO_GRID = Exercise(
             "gaps_previous",
             "grid points without a reading repeat the previous observed value (a forward fill), not a straight line",
             "interpolate linearly between the observed neighbours: np.interp(k, k[observed], means[observed])",
+        ),
+        Mistake(
+            "unsorted_other_error",
+            "unsorted times are refused with another error than the ValueError asked for (an assert raises "
+            "AssertionError)",
+            "raise it yourself: if np.any(np.diff(times) < 0): raise ValueError('times must be sorted ...'). An "
+            "assert is a check for the programmer, and python -O removes it",
+        ),
+        Mistake(
+            "interpolated_readings",
+            "the grid values are interpolated straight from the readings at their own times "
+            "(np.interp(grid_times, times, values)), not the mean of each grid point's readings",
+            "first average the readings of each grid point (np.bincount), then interpolate only across the "
+            "grid points that have none: np.interp(k, k[observed], means[observed])",
         ),
         Mistake(
             "nearest_grid_point",

@@ -180,7 +180,8 @@ def test_a_strict_order_check_is_named_whatever_its_message():
 
 
 def test_an_unsorted_check_with_another_error_is_flagged_2():
-    """Refusing unsorted times with an error other than ValueError is reported as such (flag 2)."""
+    """Refusing unsorted times with an error other than ValueError is reported as such (flag 2), and
+    named, whatever the learner's own message says."""
 
     def resample_to_grid(times, values, start, step, n_steps):
         assert np.all(np.diff(times) >= 0), "unsorted"
@@ -188,6 +189,7 @@ def test_an_unsorted_check_with_another_error_is_flagged_2():
 
     result = _evaluate("resample_to_grid", resample_to_grid)
     assert result["status"] == "fail" and "expected 0, got 2" in result["message"]
+    assert [m.key for m in result["mistakes"]] == ["unsorted_other_error"]
 
 
 def test_a_shuffled_split_is_named_whatever_it_shuffles_with():
