@@ -186,12 +186,16 @@ def _baselines(kind):
             seasonal = history[-season:][:horizon]
         elif kind == "seasonal_one_step_late":
             seasonal = history[T - season - 1 + (h - 1) % season]
+        elif kind == "seasonal_h_mod_season":
+            seasonal = history[T - season + h % season]
         elif kind == "seasonal_from_start":
             seasonal = history[(h - 1) % season]
         elif kind == "drift_over_T":
             drift = history[-1] + h * (history[-1] - history[0]) / T
         elif kind == "drift_once":
             drift = np.full(horizon, history[-1] + (history[-1] - history[0]) / (T - 1))
+        elif kind == "drift_from_last_value":
+            drift = history[-1] + (h - 1) * (history[-1] - history[0]) / (T - 1)
         return naive, seasonal, drift
 
     return baselines
@@ -322,9 +326,11 @@ MISTAKES = {
             "naive_mean",
             "season_not_repeated",
             "seasonal_one_step_late",
+            "seasonal_h_mod_season",
             "seasonal_from_start",
             "drift_over_T",
             "drift_once",
+            "drift_from_last_value",
         )
     },
     "forecast_errors": {

@@ -526,6 +526,13 @@ BASELINE_FORECASTS = Exercise(
             "that is history[-season]",
         ),
         Mistake(
+            "seasonal_h_mod_season",
+            "the seasonal naive forecast is one step off: it takes the value season - 1 steps back, not season "
+            "(index T - season + h % season, with h counted from 1)",
+            "step h = 1, 2, ... repeats the value one season before it: history[T - season + (h - 1) % season]; "
+            "for h = 1 that is history[-season]",
+        ),
+        Mistake(
             "seasonal_from_start",
             "the seasonal naive forecast repeats the first season of the history, not the last",
             "count from the end: index T - season + (h - 1) % season",
@@ -539,6 +546,12 @@ BASELINE_FORECASTS = Exercise(
             "drift_once",
             "the drift forecast adds the slope once, whatever the step",
             "step h adds h slopes: history[-1] + h * slope, with h = np.arange(1, horizon + 1)",
+        ),
+        Mistake(
+            "drift_from_last_value",
+            "the drift forecast starts one step late: step h adds h - 1 slopes, so step 1 repeats the last value",
+            "step 1 is already one step after the last value: history[-1] + h * slope, with "
+            "h = np.arange(1, horizon + 1)",
         ),
     ),
 )
