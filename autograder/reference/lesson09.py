@@ -209,6 +209,8 @@ def _loss(kind):
             loss = nll.mean()
         elif kind == "divided_by_all_steps":
             loss = np.sum(nll * mask) / mask.size
+        elif kind == "divided_by_rows":  # a loss per sequence
+            loss = np.sum(nll * mask) / len(y)
         elif kind == "summed":
             loss = np.sum(nll * mask)
         elif kind == "mean_per_sequence":
@@ -224,7 +226,7 @@ def _decode(kind):
     def decode(step, h0, max_len):
         N = h0.shape[0]
         ids = np.full((N, max_len), PAD, dtype=np.int64)
-        prev = np.full(N, START, dtype=np.int64)
+        prev = np.full(N, PAD if kind == "starts_from_pad" else START, dtype=np.int64)
         h = h0
         done = np.zeros(N, dtype=bool)
         first = None
@@ -266,6 +268,11 @@ def _additive(kind):
         full = np.broadcast_to(mask[:, None, :], e.shape)
         if kind == "padding_weighted":
             alpha = _masked_softmax(e, np.ones_like(full))
+        elif kind == "padding_scores_zero":  # e * mask: padding scores 0, an ordinary score
+            alpha = _masked_softmax(e * full, np.ones_like(full))
+        elif kind == "mask_inverted":  # True read as padding: NaN (0 / 0) where nothing is left
+            with np.errstate(invalid="ignore"):
+                alpha = _masked_softmax(e, ~full)
         elif kind == "mask_after_softmax":
             alpha = _masked_softmax(e, np.ones_like(full)) * full
         elif kind == "softmax_over_queries":
@@ -391,6 +398,7 @@ MISTAKES = {
             "encoder_ignored",
             "padding_counted",
             "divided_by_all_steps",
+            "divided_by_rows",
             "summed",
             "mean_per_sequence",
         )
@@ -404,6 +412,7 @@ MISTAKES = {
             "not_fed_back",
             "state_not_carried",
             "start_in_output",
+            "starts_from_pad",
             "truncated",
         )
     },
@@ -413,6 +422,8 @@ MISTAKES = {
             "softmax_over_queries",
             "padding_weighted",
             "mask_after_softmax",
+            "padding_scores_zero",
+            "mask_inverted",
             "no_tanh",
             "projected_keys_as_values",
         )

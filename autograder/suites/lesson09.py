@@ -262,6 +262,13 @@ TEACHER_FORCED_LOSS = Exercise(
             "divide by np.sum(mask), the number of steps that count",
         ),
         Mistake(
+            "divided_by_rows",
+            "the masked sum is divided by the number of sequences N: a loss per sequence (as CS231n's "
+            "temporal_softmax_loss has it), not the mean over the counted steps",
+            "divide by np.sum(mask), the number of steps that count, not by N: every counted step of the "
+            "batch weighs the same",
+        ),
+        Mistake(
             "summed",
             "the loss is the sum over the counted steps, not their mean",
             "divide the masked sum by np.sum(mask)",
@@ -435,6 +442,12 @@ GREEDY_DECODE = Exercise(
             "keep the state the step returns and pass it to the next call: scores, h = step(prev, h)",
         ),
         Mistake(
+            "starts_from_pad",
+            "the first step is given PAD (a column of zeros) instead of START",
+            "the decoder's first input is START: prev = np.full(N, START) (np.zeros(N, dtype=int) is a column "
+            "of PAD, the id 0)",
+        ),
+        Mistake(
             "start_in_output",
             "the output starts with START: each step stores the id it was given, not the id it predicted",
             "store the prediction of step t in ids[:, t]; START is only the first input, never an output",
@@ -522,6 +535,21 @@ ADDITIVE_ATTENTION_FORWARD = Exercise(
             "the weights are multiplied by the mask after the softmax: padding gets 0, but the weights no "
             "longer sum to 1",
             "mask the scores before the softmax (-inf where mask is False), then normalise",
+        ),
+        Mistake(
+            "padding_scores_zero",
+            "the scores of padding are set to 0 (e * mask, or np.where(mask, e, 0)) instead of -inf: exp(0) is "
+            "1, so padding still gets weight",
+            "a score of 0 is a score like any other; only -inf gives a weight of exactly 0: "
+            "np.where(mask[:, None, :], e, -np.inf) before the softmax",
+        ),
+        Mistake(
+            "mask_inverted",
+            "the mask is read the other way round (True taken as padding, as PyTorch's key_padding_mask has "
+            "it): the real positions are hidden and the padding attended; a row without padding has nothing "
+            "left to attend to, and its weights are NaN (0 / 0)",
+            "in this course a mask is True where a position counts (NOTATION.md): keep the scores where mask "
+            "is True, np.where(mask[:, None, :], e, -np.inf)",
         ),
         Mistake(
             "no_tanh",
