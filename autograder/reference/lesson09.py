@@ -337,7 +337,12 @@ def _dot(kind):
         d = Q.shape[-1]
         scale = {"no_scaling": 1.0, "scaled_by_d": 1.0 / d}.get(kind, 1.0 / np.sqrt(d))
         scores = Q @ K.transpose(0, 2, 1) * scale
-        if kind in ("mask_ignored", "mask_added_after_softmax", "mask_multiplied_after_softmax"):
+        if kind == "masked_scores_zero":  # scores * mask: masked scores 0, an ordinary score
+            alpha = _masked_softmax(scores * mask, np.ones_like(mask))
+        elif kind == "mask_inverted":  # True read as hidden: NaN (0 / 0) where nothing is left
+            with np.errstate(invalid="ignore"):
+                alpha = _masked_softmax(scores, ~mask)
+        elif kind in ("mask_ignored", "mask_added_after_softmax", "mask_multiplied_after_softmax"):
             alpha = _masked_softmax(scores, np.ones_like(mask))
             if kind == "mask_added_after_softmax":
                 alpha = alpha + np.where(mask, 0.0, -1e9)
@@ -359,7 +364,7 @@ def _dot_backward(kind):
     def backward(dout, cache):
         Q, K, V, alpha = cache
         d = Q.shape[-1]
-        dV = alpha.transpose(0, 2, 1) @ dout
+        dV = alpha @ dout if kind == "dV_not_transposed" else alpha.transpose(0, 2, 1) @ dout
         dalpha = dout @ V.transpose(0, 2, 1)
         if kind == "softmax_skipped":
             dscores = dalpha
@@ -454,6 +459,8 @@ MISTAKES = {
             "scaled_by_d",
             "mask_added_after_softmax",
             "mask_multiplied_after_softmax",
+            "masked_scores_zero",
+            "mask_inverted",
             "mask_ignored",
             "softmax_over_queries",
         )
@@ -465,6 +472,7 @@ MISTAKES = {
             "softmax_backward_no_sum",
             "softmax_skipped",
             "dK_not_transposed",
+            "dV_not_transposed",
         )
     },
 }
