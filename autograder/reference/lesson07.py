@@ -34,10 +34,11 @@ def softmax_cross_entropy(scores, y, mask=None):
     count = mask.sum()  # the number of steps that count
     shifted = scores - scores.max(axis=-1, keepdims=True)  # (N, T, V), largest entry 0: exp cannot overflow
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-    nll = -np.take_along_axis(log_probs, y[..., None], axis=-1)[..., 0]  # (N, T)
+    n, t = np.meshgrid(np.arange(N), np.arange(T), indexing="ij")
+    nll = -log_probs[n, t, y]  # (N, T)
     loss = float((nll * mask).sum() / count)
-    dscores = np.exp(log_probs)  # softmax
-    np.put_along_axis(dscores, y[..., None], np.take_along_axis(dscores, y[..., None], axis=-1) - 1.0, axis=-1)
+    dscores = np.exp(log_probs)  # the softmax
+    dscores[n, t, y] -= 1.0
     dscores *= mask[..., None] / count  # padded steps get no gradient; the mean divides by count
     return loss, dscores
 
@@ -60,7 +61,8 @@ def perplexity(token_nll):
 def bigram_probs(ids, vocab_size, k):
     counts = np.zeros((vocab_size, vocab_size))
     np.add.at(counts, (ids[:-1], ids[1:]), 1.0)  # counts[a, b]: how often b follows a
-    return (counts + k) / (counts.sum(axis=1, keepdims=True) + k * vocab_size)
+    P = (counts + k) / (counts.sum(axis=1, keepdims=True) + k * vocab_size)
+    return P
 
 
 def softmax_with_temperature(scores, temperature):
@@ -71,7 +73,8 @@ def softmax_with_temperature(scores, temperature):
     z = scores / temperature
     z = z - z.max(axis=-1, keepdims=True)  # small temperatures make large numbers
     e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
+    probs = e / e.sum(axis=-1, keepdims=True)
+    return probs
 
 
 def sample_next(scores, temperature, rng):
@@ -81,7 +84,8 @@ def sample_next(scores, temperature, rng):
     cdf = probs.cumsum(axis=-1)
     cdf /= cdf[:, -1:]  # exactly 1 at the end, as rng.choice does
     u = rng.random(scores.shape[0])  # one number per row, in row order
-    return (cdf <= u[:, None]).sum(axis=-1)  # the first id whose cumulative probability exceeds u
+    ids = (cdf <= u[:, None]).sum(axis=-1)  # the first id whose cumulative probability exceeds u
+    return ids
 
 
 REFERENCE = {
@@ -185,6 +189,9 @@ def _stream_mistake(kind):
         if kind == "interleaved":
             x = ids[: N * S].reshape(S, N).T[:, : K * T]  # row n: ids[n], ids[n + N], ...
             y = ids[1 : N * S + 1].reshape(S, N).T[:, : K * T]
+        elif kind == "trimmed_first":
+            x = ids[: N * K * T].reshape(N, K * T)  # stream n starts at n K T: the text trimmed before the cut
+            y = ids[1 : N * K * T + 1].reshape(N, K * T)
         elif kind == "rows_are_chunks":
             x = ids[: K * N * T].reshape(K, N, T)  # chunk k holds pieces k*N ... k*N + N - 1 of the text
             y = ids[1 : K * N * T + 1].reshape(K, N, T)
@@ -308,7 +315,7 @@ MISTAKES = {
     },
     "stream_batches": {
         kind: _stream_mistake(kind)
-        for kind in ("not_shifted", "interleaved", "rows_are_chunks", "roll_targets", "streams_first")
+        for kind in ("not_shifted", "interleaved", "rows_are_chunks", "roll_targets", "streams_first", "trimmed_first")
     },
     "perplexity": {
         kind: _perplexity_mistake(kind)

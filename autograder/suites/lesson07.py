@@ -400,6 +400,27 @@ def _stream_cases(rng: np.random.Generator) -> list[Case]:
     ]
 
 
+def _stream_rows(name: str, expected: np.ndarray, actual: np.ndarray, close: Callable) -> str:
+    """Which row of which chunk is wrong, said in positions of the text where the case's ids are
+    positions (ids = 0, 1, 2, ...). Axis 1 is the stream here, not time as elsewhere in the course."""
+    if expected.ndim != 3 or actual.shape != expected.shape:
+        return ""
+    K, N, T = expected.shape
+    wrong = [(k, n) for k in range(K) for n in range(N) if not close(actual[k, n], expected[k, n])]
+    if not wrong:
+        return ""
+    k, n = wrong[0]
+    said = f"axis 1 of {name} is the stream, not time: row {name}[{k}, {n}] (chunk {k} of stream {n}) is wrong"
+    runs = np.all(np.diff(expected, axis=-1) == 1) and np.all(expected[1:, :, 0] == expected[:-1, :, -1] + 1)
+    if runs:  # the ids are positions in the text: say which positions the row reads
+        want, got = expected[k, n], actual[k, n]
+        return (
+            f"{said}: it should read positions {int(want[0])} to {int(want[-1])} of the text, yours reads "
+            f"{', '.join(str(int(v)) for v in got[:4])}{', ...' if T > 4 else ''}"
+        )
+    return said
+
+
 def _call_stream(fn: Callable, inputs: dict, helpers: dict) -> Any:
     ids, N, T = inputs["ids"], inputs["batch_size"], inputs["seq_len"]
     raw = fn(ids, N, T)
@@ -417,6 +438,7 @@ STREAM_BATCHES = Exercise(
     graded=("x", "y"),
     make_cases=_stream_cases,
     call=_call_stream,
+    explain=_stream_rows,
     description="cut one id stream into batch_size contiguous streams and those into chunks of seq_len "
     "steps: x, y of shape (K, N, T), y one id later than x, and row n of chunk k + 1 continuing row n of chunk k",
     mistakes=(
@@ -447,6 +469,13 @@ STREAM_BATCHES = Exercise(
             "chunk is the chunk's own first id instead of the id that follows it in the text",
             "take y from the text itself, one id later than x (ids[1:]), not from x: the next id after a chunk "
             "is the first id of the next chunk",
+        ),
+        Mistake(
+            "trimmed_first",
+            "the text is trimmed to N * K * T ids before it is cut into streams, so stream n starts at ids[n * K * T] "
+            "instead of ids[n * S]",
+            "cut the streams first, S = (len(ids) - 1) // N steps each, and leave out what does not fill a whole "
+            "chunk at the end of each stream: stream n starts at ids[n * S]",
         ),
         Mistake(
             "streams_first",
