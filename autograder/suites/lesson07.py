@@ -295,11 +295,13 @@ def _padded_steps(name: str, expected: np.ndarray, actual: np.ndarray, close: Ca
     padded = ~np.any(expected, axis=-1)  # (N, T): a real step's gradient is never all 0
     if not padded.any() or not np.any(actual[padded]):
         return ""
-    rest = "right at the steps that count, but" if close(actual[~padded], expected[~padded]) else "and"
-    return (
-        f"{rest} not 0 at the {int(padded.sum())} steps where the mask is False: a step that does not count in "
-        "the loss gets no gradient"
-    )
+    count = int(padded.sum())
+    if close(actual[~padded], expected[~padded]):
+        return (
+            f"the only wrong entries are at the {count} padded steps (where the mask is False), which must get a "
+            "gradient of 0: a step that does not count in the loss gets no gradient"
+        )
+    return f"it is also not 0 at the {count} padded steps (where the mask is False), which must get no gradient"
 
 
 def _call_cross_entropy(fn: Callable, inputs: dict, helpers: dict) -> tuple:
