@@ -4,15 +4,20 @@ Text crosses the grader's pipe as integer ids only, never as strings. Sizes
 differ from each other in every case (N != T, V != D, K != N != T), so that a
 transposed table or a swapped axis shows up as a wrong shape.
 
-* The embedding backward is graded with the learner's own forward (``needs``),
-  on ids that repeat (within a sequence and across the batch) and on ids that
-  never occur; a float32 case whose upstream gradient holds quarter-integers
-  (exact in any order of summation) shows a result cast to float64.
+* The embedding is graded on ids that repeat (within a sequence and across the
+  batch) and on ids that never occur, and on a float32 table. A float64 result
+  for it has the right numbers (a lookup, and quarter-integer gradients, are
+  exact in any precision), so the calls report the dtype as a problem of its
+  own, which both tiers can then name as the one-hot mistake. The backward is
+  graded with the learner's own forward (``needs``); its gradient depends on the
+  ids alone, so the forward that ``call_backward`` runs on decoys gets other ids.
 * The loss is graded with and without a mask (``mask=None`` is the default
-  argument: the check calls it without one), on scores of about ±1000.
+  argument: the check calls it without one), and on scores of about ±1000.
 * ``stream_batches`` is graded on ``ids = 0, 1, 2, ...`` first, so that a wrong
-  value is a position in the text; integer inputs are decoys of nothing, so the
-  ``call`` runs the function once more on other ids, to catch a reused buffer.
+  value is a position in the text, which the values message then names; axis 1
+  of its outputs is the stream, not time. Integer inputs have no decoys, so the
+  ``call`` runs the function once more on other ids, to catch a reused buffer
+  (as does ``bigram_probs``'s).
 * ``sample_next`` is called with ``np.random.default_rng(seed)`` built from the
   case's integer ``seed``. Before its ids are compared, the ``call`` counts the
   numbers the function drew from that generator: one ``rng.random()`` per row,
