@@ -32,7 +32,7 @@ from .layers import Samples, blas_threads, load_average
 
 LONG_RUN = {"V": 74, "D": 64, "H": 256, "N": 32, "T": 100}  # solutions/07_language_model, the long run
 QUICK = {"V": 20, "D": 8, "H": 16, "N": 4, "T": 10}
-LEARNING_RATE, MAX_NORM = 0.004, 5.0
+LEARNING_RATE, MAX_NORM = 0.02, 5.0
 
 
 def numpy_threads() -> tuple[int, str]:
