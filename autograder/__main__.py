@@ -5,6 +5,7 @@ Commands:
   fixtures    regenerate data/fixtures/ from autograder.reference
   grade       grade submissions (see ``python -m autograder grade --help``)
   gradescope  build a Gradescope autograder zip
+  report      rebuild the class reports from a grading run's records (no grading)
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ def main(argv: list[str] | None = None) -> int:
         from autograder.grading.cli import grade_main as run
     elif command == "gradescope":
         from autograder.grading.cli import gradescope_main as run
+    elif command == "report":
+        from autograder.grading.class_report import report_main as run
     else:
         print(f"unknown command {command!r}\n{__doc__}", file=sys.stderr)
         return 2
-    return (run(rest) if command in ("grade", "gradescope") else run()) or 0
+    return (run(rest) if command in ("grade", "gradescope", "report") else run()) or 0
 
 
 if __name__ == "__main__":

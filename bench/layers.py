@@ -30,6 +30,7 @@ import time
 import numpy as np
 
 from rnncourse import nn
+from rnncourse.nn import _threads
 from rnncourse.nn import gru as _gru
 from rnncourse.nn import lstm as _lstm
 from rnncourse.nn import rnn as _rnn
@@ -183,8 +184,10 @@ def numpy_block(configs, problems, samples, reps):
             for impl, cells in (("ours", nn.CELLS), ("naive", naive.CELLS))
         }
         # Recorded afresh each round rather than kept: the operands of every
-        # config at once would hold hundreds of MB of caches.
-        runs["gemm"] = replay(record_gemms(cell, args, dh))
+        # config at once would hold hundreds of MB of caches. Replayed on the
+        # BLAS threads ours uses (one, for small layers), so that it stays ours' floor.
+        gemms = replay(record_gemms(cell, args, dh))
+        runs["gemm"] = _threads.one_thread_when_small(BLOCKS[cell], lambda shape=shape: shape)(gemms)
         for run in runs.values():
             run()
         for _ in range(reps[key]):
@@ -389,7 +392,10 @@ def main(argv=None):
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; numpy {np.__version__}"
     )
-    print(f"NumPy BLAS threads: {threads} ({threads_source})")
+    print(
+        f"NumPy BLAS threads: {threads} ({threads_source}); rnncourse.nn runs a layer whose largest product "
+        f"has fewer than {_threads.SMALL:.0e} multiply-adds on one"
+    )
     print(f"load average at start: {load_average()} (other processes distort timings)")
     n_peak = 1024 if args.quick else 2048
     peak_repeats = 2 if args.quick else 5

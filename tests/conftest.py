@@ -76,3 +76,28 @@ def _layer_1_dW_xh_doubled(dh, cache):
 def layer_1_dW_xh_doubled():
     """A stacked_rnn_backward whose only wrong gradient is dparams[1][0]."""
     return _layer_1_dW_xh_doubled
+
+
+def _gru_slip_in_block(block):
+    """The reference gru_step_backward with a slip, not a catalogued one, in one block of da."""
+
+    def gru_step_backward(dh_next, cache):
+        x, h_prev, W_x, W_h, r, z, n = cache
+        H = h_prev.shape[1]
+        dz = dh_next * ((n + h_prev) if block == "z" else (n - h_prev))
+        da_n = dh_next * z * (1.0 - n**2) * (1.5 if block == "n" else 1.0)
+        drh = da_n @ W_h[:, 2 * H :].T
+        dr = drh * h_prev * (0.5 if block == "r" else 1.0)
+        da_rz = np.concatenate([dr * r * (1.0 - r), dz * z * (1.0 - z)], axis=1)
+        da = np.concatenate([da_rz, da_n], axis=1)
+        dh_prev = dh_next * (1.0 - z) + drh * r + da_rz @ W_h[:, : 2 * H].T
+        dW_h = np.concatenate([h_prev.T @ da_rz, (r * h_prev).T @ da_n], axis=1)
+        return da @ W_x.T, dh_prev, x.T @ da, dW_h, da.sum(axis=0)
+
+    return gru_step_backward
+
+
+@pytest.fixture
+def gru_slip_in_block():
+    """A factory: block ("r", "z" or "n") -> a gru_step_backward with a slip in that block of da only."""
+    return _gru_slip_in_block

@@ -53,6 +53,16 @@ def test_gemm_replay_covers_every_product_of_forward_and_backward(cell):
     layers.replay(calls)()  # runs on the recorded operands without error
 
 
+def test_bench_class_report_quick_rebuilds_every_lesson():
+    """The class-report benchmark writes made-up records for every lesson and rebuilds their pages."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "class_report", "--quick"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"class report: 20 students x \d+ lessons rebuilt in [\d.]+ s", result.stdout), result.stdout
+
+
 def test_bench_training_quick_prints_its_row():
     """The quick training-step benchmark (lesson 07's model at tiny sizes) exits 0 and prints its row,
     with a torch column only when torch is importable."""

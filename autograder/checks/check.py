@@ -13,16 +13,18 @@ from autograder.suites import EXERCISES
 def _make(name: str):
     exercise = EXERCISES[name]
 
-    def check(fn, *needed):
+    def check(fn, *needed, verbose=False):
         __tracebackhide__ = True
-        run_check(name, fn, *needed)
+        run_check(name, fn, *needed, verbose=verbose)
 
     check.__name__ = check.__qualname__ = name
     check.__doc__ = (
-        f"Exercise {exercise.number} · {name} ({exercise.points} points): {exercise.description}.\n\n"
+        f"Exercise {exercise.number} · {name} ({exercise.points} point{'' if exercise.points == 1 else 's'}): "
+        f"{exercise.description}.\n\n"
         "Runs the public cases, checks the returned type, shape, dtype, finiteness and values,\n"
-        "and that the inputs are left unchanged. Raises AssertionError on the first failure,\n"
-        "naming the known mistake it matches, if any."
+        "and that the inputs are left unchanged. A pass prints one line; a failure raises\n"
+        "AssertionError with the first property that fails and the known mistake it matches,\n"
+        "if any. verbose=True also lists every property checked."
     )
     return check
 

@@ -78,7 +78,19 @@ def load_fixture(exercise: Exercise) -> tuple[list[Case], list[dict], list[dict]
 
 
 class CheckFailed(AssertionError):
-    """A self-check failed; the message says what, where, and (if known) which mistake."""
+    """A self-check failed; the message says what, where, and (if known) which mistake.
+
+    The cell must fail (nbgrader and nbval read its error), but a traceback into the
+    checker reads as if the checker crashed: in IPython the error shows only the
+    verdict (``lines``), once. ``str()`` is the verdict's message, for pytest and plain Python.
+    """
+
+    def __init__(self, message: str, lines: list[str] | None = None):
+        super().__init__(message)
+        self.lines = lines if lines is not None else [f"{FAIL} {message}"]
+
+    def _render_traceback_(self) -> list[str]:
+        return list(self.lines)
 
 
 _AUTOGRADER = str(Path(__file__).resolve().parents[1])  # frames of the checker itself
@@ -246,6 +258,14 @@ def evaluate(
     found = diagnose(exercise, actual_by_case, mistakes)
     i = verdict["index"]
     failed = first_failing(verdict["findings"])
+    if not found and failed.prop == "values" and failed.output:
+        try:
+            echo = input_echo(failed.output, cases, actual_by_case)
+        except Exception:  # noqa: BLE001 — a courtesy: an odd object must not hide the verdict
+            echo = ""
+        if echo:  # said instead of a guess from this case alone (all zeros, say)
+            base = failed.message.split("; every entry of it is 0")[0].split("; it is 0 where")[0]
+            failed.message = f"{base}; {echo}"
     maybe = []
     if not found and failed.prop == "values" and isinstance(actual_by_case[i], dict):
         # A partial match is a hint only where the mistake really changes this case's
@@ -258,6 +278,8 @@ def evaluate(
             and not outputs_match(exercise, exp_i, mistakes[i][m.key])
             and outputs_match(exercise, mistakes[i][m.key], actual_by_case[i])
         ]
+        if len(maybe) > 1:  # the case cannot tell them apart: naming either may blame a mistake not made
+            maybe = []
     message = f"{headline(exercise, failed.message)} (case '{verdict['case']}')."
     if found:
         message += _known_mistake(found[0])
@@ -280,50 +302,163 @@ def evaluate(
     }
 
 
-def report_lines(exercise: Exercise, result: dict[str, Any], n_cases: int) -> list[str]:
-    """One line per property, then the verdict."""
+def _slices(name: str, value: Any) -> list[tuple[str, np.ndarray]]:
+    """An input array and the slices of it a learner may return by mistake (a time step, a row)."""
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
+        return []
+    found = [(name, value)]
+    if value.ndim >= 2:
+        found += [(f"{name}[:, 0]", value[:, 0]), (f"{name}[:, -1]", value[:, -1])]
+        found += [(f"{name}[0]", value[0]), (f"{name}[-1]", value[-1])]
+    return found
+
+
+def input_echo(output: str, cases: list[Case], actual_by_case: list) -> str:
+    """When the learner's ``output`` is, on every case, the same input (or the same slice of one,
+    ``dh[:, 0]``), a clause that says so; else "". Both tiers call it on their own cases."""
+    matches: list[str] | None = None
+    nonzero: set[str] = set()
+    for case, actual in zip(cases, actual_by_case):
+        mine = actual.get(output) if isinstance(actual, dict) else None
+        if not isinstance(mine, np.ndarray) or mine.dtype.kind not in "biuf":
+            return ""
+        here = []
+        for name, value in case.inputs.items():
+            for expr, part in _slices(name, value):
+                if part.shape == mine.shape and np.array_equal(part, np.ndarray.view(mine, np.ndarray)):
+                    here.append(expr)
+                    if np.any(part):
+                        nonzero.add(expr)
+        matches = here if matches is None else [m for m in matches if m in here]
+        if not matches:
+            return ""
+    said = [m for m in matches or [] if m in nonzero]
+    if not said:  # equal to an input only where both are all zeros: that says nothing
+        return ""
+    return (
+        f"on every case it equals the input {said[0]}: an input (or a slice of one) returned where a "
+        "computed value belongs, or the right variable sliced at the wrong place?"
+    )
+
+
+def report_lines(exercise: Exercise, result: dict[str, Any], n_cases: int, verbose: bool = False) -> list[str]:
+    """The verdict as the learner reads it, in both tiers (the grader swaps "public" for "hidden").
+
+    A pass is one line. A failure leads with what failed on which case, then the catalogued
+    mistake it matches and how to find it, then what else is wrong on that case, in a few
+    words. ``verbose`` adds every property checked, passing ones included, one line each.
+    """
     unit = "point" if exercise.points == 1 else "points"
-    lines = [f"{exercise.name} ({exercise.points} {unit}): {n_cases} public cases"]
-    if result["status"] in ("not_attempted", "error"):
-        lines.append(f"  {FAIL} {result['message']}")
-        return lines
+    title = f"{exercise.name} ({exercise.points} {unit})"
+    status = result["status"]
+    if status == "pass":
+        lines = [f"{PASS} {title}: all {n_cases} public cases pass"]
+        return lines + (_property_lines(result) if verbose else [])
+    if status in ("not_attempted", "error"):
+        first, *rest = str(result["message"]).split("\n")
+        lines = [f"{FAIL} {title}: {_without_name(exercise, first)}"]
+        return lines + [f"    {line}" if line.strip() else line for line in rest]
+    lines = [f"{FAIL} {title}: fails on public case '{result['case']}'"]
+    failing = [f for f in result["findings"] if not f.ok]
+    first = first_failing(result["findings"]) if failing else None
+    if first is not None:
+        lines.append(f"  {_without_name(exercise, first.message)}")
+    for m in result["mistakes"]:
+        lines.append(f"  → This looks like a known mistake: {m.what}.")
+        lines.append(f"    How to find it: {m.hint}.")
+    for m in result["maybe"]:
+        lines.append(f"  → On this case your output equals what you get when {m.what}.")
+        lines.append(f"    How to find it: {m.hint}.")
+    if result.get("crashed_later"):
+        lines.append(f"  After that case it also {result['crashed_later']}")
+        if result.get("crashed_later_hint"):
+            lines.append(f"    Hint for that case: {result['crashed_later_hint']}")
+    others = _subjects([f for f in failing if f is not first])
+    if others:
+        lines.append(f"  Also wrong on that case: {', '.join(others)}.")
+    return lines + (_property_lines(result) if verbose else [])
+
+
+def _without_name(exercise: Exercise, message: str) -> str:
+    """A message without the function's name in front: the verdict's first line already says it."""
+    for prefix in (f"{exercise.name}: ", f"{exercise.name} "):
+        if message.startswith(prefix):
+            return message[len(prefix) :]
+    return message
+
+
+def _subjects(findings: list[Finding]) -> list[str]:
+    """What failing findings are about, each named once: the output ("dh_prev"), else the property."""
+    names: list[str] = []
+    for f in findings:
+        name = f.output or {"inputs": "inputs changed in place", "returns": "what it returns"}.get(f.prop, f.prop)
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def _property_lines(result: dict[str, Any]) -> list[str]:
+    """Every property of the verdict's case (the last case for a pass), one line each."""
+    if not result["findings"]:
+        return []
+    lines = [f"  Every property checked ({'the last case' if result['status'] == 'pass' else 'that case'}):"]
     by_prop: dict[str, list[Finding]] = {}
     for f in result["findings"]:
         by_prop.setdefault(f.prop, []).append(f)
     failed_at = min(
-        (PROPERTY_ORDER.index(f.prop) for f in result["findings"] if not f.ok), default=len(PROPERTY_ORDER)
+        (PROPERTY_ORDER.index(f.prop) for f in result["findings"] if not f.ok and f.prop in PROPERTY_ORDER),
+        default=len(PROPERTY_ORDER),
     )
     for prop in PROPERTY_ORDER:
         if prop not in by_prop:
             # Only properties after the failing one went unchecked; others do not apply
-            # (an integer has no shape).
+            # (a number has no shape).
             if PROPERTY_ORDER.index(prop) > failed_at and prop != "inputs":
-                lines.append(f"  {SKIP} {prop}: not checked (an earlier property failed)")
+                lines.append(f"    {SKIP} {prop}: not checked (an earlier property failed)")
             continue
         for f in by_prop[prop]:
-            mark = PASS if f.ok else FAIL
-            where = f" (case '{result['case']}')" if not f.ok else ""
-            lines.append(f"  {mark} {f.message}{where}")
-    if result["status"] == "pass":
-        lines.append(f"  {PASS} all {n_cases} cases pass")
-    else:
-        if result.get("crashed_later"):
-            lines.append(f"  {FAIL} after that case it also {result['crashed_later']}")
-            if result.get("crashed_later_hint"):
-                lines.append(f"    Hint for that case: {result['crashed_later_hint']}")
-        for m in result["mistakes"]:
-            lines.append(f"  → This looks like a known mistake: {m.what}.")
-            lines.append(f"    How to find it: {m.hint}.")
-        for m in result["maybe"]:
-            lines.append(f"  → On this case your output equals what you get when {m.what}.")
-            lines.append(f"    How to find it: {m.hint}.")
+            lines.append(f"    {PASS if f.ok else FAIL} {f.message}")
     return lines
 
 
-def run_check(name: str, fn: Callable, *needed: Callable, quiet: bool = False) -> None:
-    """Check the learner's ``fn`` for exercise ``name``; print a report; raise on failure.
+HINTS = ("  → This looks like a known mistake: ", "  → On this case your output equals what you get when ")
+
+
+def dependency_first(lines: list[str], message: str, notes: list[str]) -> tuple[list[str], str]:
+    """A verdict that says first, and only, that a function it relies on fails its own check.
+
+    A catalogued mistake the outputs happen to match, or the partial match, would then
+    blame the wrong place (a correct sequence backward over a broken step backward matches
+    "the loop forgets the cell gradient"): they are dropped, and the notes lead.
+    Used by both tiers, so the notebook and the grade report say the same.
+    """
+    if not notes:
+        return lines, message
+    kept, skip = [], False
+    for line in lines[1:]:
+        if line.startswith(HINTS):
+            skip = True
+            continue
+        if skip and line.startswith("    How to find it: "):
+            continue
+        skip = False
+        kept.append(line)
+    said = message
+    for prefix in ("\nThis looks like a known mistake: ", "\nOn this case your output equals what you get when "):
+        while prefix in said:
+            head, _, tail = said.partition(prefix)
+            after = tail.split("\n", 2)  # the mistake's line and its "How to find it" line
+            said = head + ("\n" + after[2] if len(after) > 2 else "")
+    return lines[:1] + [f"  → {note}" for note in notes] + kept, "\n".join([*notes, said])
+
+
+def run_check(name: str, fn: Callable, *needed: Callable, quiet: bool = False, verbose: bool = False) -> None:
+    """Check the learner's ``fn`` for exercise ``name``; say the verdict; raise on failure.
 
     ``needed`` are the other functions the check needs (``Exercise.needs``), in order.
+    A pass prints one line (``verbose``: and every property checked); a failure prints
+    nothing and raises :class:`CheckFailed`, which IPython shows as the verdict alone.
+    ``quiet`` leaves the verdict out of the exception's rendering too (tests).
     """
     __tracebackhide__ = True  # IPython and pytest hide this frame: the learner sees the message
     exercise = EXERCISES[name]
@@ -342,15 +477,19 @@ def run_check(name: str, fn: Callable, *needed: Callable, quiet: bool = False) -
     cases, expected, mistakes = load_fixture(exercise)
     helpers = dict(zip(exercise.needs, needed))
     result = evaluate(exercise, fn, cases, expected, mistakes, helpers)
-    lines = report_lines(exercise, result, len(cases))
+    lines = report_lines(exercise, result, len(cases), verbose=verbose)
     if result["status"] in ("fail", "error"):
-        for note in failing_dependencies(exercise, fn, helpers, result):
+        dependencies, notes = failing_dependencies(exercise, fn, helpers, result)
+        lines, result["message"] = dependency_first(lines, result["message"], dependencies)
+        for note in notes:
             lines.append(f"  → {note}")
             result["message"] += f"\n{note}"
+    if result["status"] != "pass":
+        if not verbose:
+            lines.append("  (check." + name + "(..., verbose=True) lists every property checked)")
+        raise CheckFailed(result["message"], [] if quiet else lines)
     if not quiet:
         print("\n".join(lines))
-    if result["status"] != "pass":
-        raise CheckFailed(result["message"])
 
 
 def dependency_note(exercise: Exercise, dependency: Exercise) -> str:
@@ -362,8 +501,11 @@ def dependency_note(exercise: Exercise, dependency: Exercise) -> str:
     )
 
 
-def failing_dependencies(exercise: Exercise, fn: Callable, helpers: dict, result: dict | None = None) -> list[str]:
-    """Notes for the learner's functions this one relies on that fail their own public cases.
+def failing_dependencies(
+    exercise: Exercise, fn: Callable, helpers: dict, result: dict | None = None
+) -> tuple[list[str], list[str]]:
+    """Notes for the learner's functions this one relies on that fail their own public cases,
+    and other notes (where to look instead, when they all pass).
 
     A function in ``needs`` is the one the learner passed in; one in ``uses`` is
     looked up where the learner's function looks it up (its module's globals).
@@ -394,8 +536,8 @@ def failing_dependencies(exercise: Exercise, fn: Callable, helpers: dict, result
         elif dep in exercise.uses and exercise.needs:
             passing_steps.append(dep)
     if not notes and passing_steps and result is not None and _values_failure(result) and not result["mistakes"]:
-        notes.append(cache_note(exercise, passing_steps[0]))
-    return notes
+        return [], [cache_note(exercise, passing_steps[0])]
+    return notes, []
 
 
 def _values_failure(result: dict[str, Any]) -> bool:

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from autograder.grading import engine, record, sandbox
+from autograder.grading import class_report, engine, record, sandbox
 from autograder.grading.engine import Assignment, GraderError, NotebookResult
 
 COURSE = sandbox.COURSE
@@ -250,14 +250,21 @@ def _run_grading(options: Options) -> Run:
         "limits": dataclasses.asdict(o.limits),
         "grader_faults": faults,
         "results": [
-            {"student": r.student, "assignment": r.assignment, "notebook": r.notebook, "score": r.score, "max_score": r.max_score}
+            {
+                "student": r.student, "assignment": r.assignment, "notebook": r.notebook, "score": r.score,
+                "max_score": r.max_score, "read_by_hand": r.flagged,
+            }
             for r in results
         ],
     }
     (o.output / "report.json").write_text(json.dumps(report, indent=1))
+    # Per assignment graded, from the records of every student graded so far (not only this run's).
+    pages = class_report.write_reports(o.output, sorted({r.assignment for r in results}), o.feedback, faults)
     if not o.quiet:
         print(record.score_table(results))
         print(f"\nseed {o.seed} (rerun with --seed {o.seed}); grades in {o.output / 'grades.csv'}")
+        for page in pages:
+            print(f"what the class got wrong: {page}")
     return Run(results, o.seed, faults)
 
 
@@ -312,10 +319,14 @@ def _grade_all(o: Options, todo, assignments, runner, faults) -> list[NotebookRe
 def _record(o: Options, assignment: Assignment, student: str, folder: Path, graded: list[NotebookResult]) -> None:
     record.make_writable(graded)  # the student id is writable already (student_id)
     timestamp = record.read_timestamp(folder)
+    secret = record.read_submission_secret(folder)
+    autograded = o.autograded / student / assignment.name
     if o.db_url:
-        record.record_gradebook(o.db_url, assignment, student, graded, timestamp or None)
-    record.write_autograded(o.autograded / student / assignment.name, timestamp, graded)
-    record.write_student_files(o.output, o.feedback, graded)
+        before = record.graded_answers(autograded)  # read before the new copy replaces it
+        record.record_gradebook(o.db_url, assignment, student, graded, timestamp or None, before)
+    record.write_autograded(autograded, timestamp, graded, secret)
+    record.write_student_files(o.output, o.feedback, graded, timestamp, secret)
+    class_report.write_record(o.output, graded)
 
 
 # --------------------------------------------------------------------------

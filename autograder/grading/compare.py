@@ -25,6 +25,7 @@ from autograder.checks.runner import (
     PROPERTY_ORDER,
     cache_note,
     crash_note,
+    dependency_first,
     dependency_note,
     evaluate,
     fix_first,
@@ -73,6 +74,7 @@ class ExerciseResult:
     mistake: str | None = None  # the key of a catalogued mistake it matches
     graded: bool = True  # False: never run (the notebook's time budget ran out, or too many crashes)
     failed: str | None = None  # a failing verdict's property: "values", "inputs", "shape", ...
+    dependency: str | None = None  # a function it relies on that failed too (the verdict says so first)
 
 
 def derived_seed(run_seed: int, exercise: Exercise) -> int:
@@ -171,7 +173,7 @@ def _result(
 ) -> ExerciseResult:
     ex = hidden.exercise
     points = float(ex.points) if status == "pass" else 0.0
-    lines = lines or [f"{ex.name} ({ex.points} points): {len(hidden.cases)} hidden cases", f"  ✗ {message}"]
+    lines = lines or report_lines(ex, {"status": "error", "message": message}, len(hidden.cases))
     return ExerciseResult(ex.name, ex.number, float(ex.points), points, status, message, lines, mistake, failed=failed)
 
 
@@ -268,21 +270,26 @@ def note_failing_dependencies(results: list[ExerciseResult]) -> None:
         if result.status == "pass":
             continue
         exercise = EXERCISES[result.name]
-        notes = []
-        for dep in exercise.needs + exercise.uses:
-            if fix_first(dep) in result.message:  # the crash of that very function already says so
-                continue
-            if dep in by_name and by_name[dep].status != "pass" and by_name[dep].graded:
-                notes.append(dependency_note(exercise, EXERCISES[dep]).replace("its own check", "its own hidden cases"))
+        failing = [
+            dep
+            for dep in exercise.needs + exercise.uses
+            if fix_first(dep) not in result.message  # the crash of that very function already says so
+            and dep in by_name and by_name[dep].status != "pass" and by_name[dep].graded
+        ]
+        if failing:  # as in the notebook: said first, and no catalogued mistake that may blame the wrong place
+            notes = [dependency_note(exercise, EXERCISES[d]).replace("its own check", "its own hidden cases") for d in failing]
+            result.lines, result.message = dependency_first(result.lines, result.message, notes)
+            result.dependency = failing[0]
+            continue
         steps = [d for d in exercise.uses if d in by_name and by_name[d].status == "pass"]
-        if not notes and exercise.needs and steps and result.status == "fail" and result.failed == "values" and result.mistake is None:
-            notes.append(cache_note(exercise, steps[0]).replace("its own check", "its own hidden cases"))
-        for note in notes:
+        if exercise.needs and steps and result.status == "fail" and result.failed == "values" and result.mistake is None:
+            note = cache_note(exercise, steps[0]).replace("its own check", "its own hidden cases")
             result.message += f"\n{note}"
             result.lines.append(f"  → {note}")
 
 
 _AT_INDEX = re.compile(r"\(at index (\([^)]*\)): expected [^,]+, got [^)]+\)")
+_NUMBER = re.compile(r"\(expected [^,()]+, got ([^)]+)\)")  # one number's error: "(expected 1.5, got 2)"
 _INTEGER = re.compile(r"(\w+): expected -?\d+, got (-?\d+)")
 
 
@@ -290,6 +297,7 @@ def redact(text: str) -> str:
     """The self-check's sentence without the reference's values (hidden outputs stay hidden)."""
     text = text.replace("public cases", "hidden cases")
     text = _AT_INDEX.sub(r"(worst at index \1)", text)
+    text = _NUMBER.sub(r"(got \1)", text)
     return _INTEGER.sub(r"\1: got \2, which is not the right value", text)
 
 

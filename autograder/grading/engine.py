@@ -93,6 +93,12 @@ class NotebookResult:
     def max_score(self) -> float:
         return sum(e.max_points for e in self.exercises)
 
+    @property
+    def flagged(self) -> bool:
+        """For a human to read (README §9): the score table, grades.csv, report.json and
+        nbgrader's flag on the submission all come from here."""
+        return any(notebook.REFERS_TO_AUTOGRADER in n for n in self.notes)
+
 
 @dataclasses.dataclass
 class Runner:
@@ -164,9 +170,10 @@ def grade_submission(folder: Path, student: str, assignment: Assignment, runner:
                 result.exercises, faults, result.output = run_plan(plan, assignment, runner, slot)
                 result.exercises = [_explain_unrun(e, plan.unrun_names) for e in result.exercises]
                 result.notes += faults
-        if result.error:
+        if result.error:  # said once, at the top of the feedback; each exercise points there
             result.exercises = [
-                compare._result(assignment.hidden[name], "not_attempted", result.error) for name in source.exercises
+                compare._result(assignment.hidden[name], "not_attempted", "not graded: your notebook could not be read (see above)")
+                for name in source.exercises
             ]
         result.seconds = time.monotonic() - start
         results.append(result)

@@ -17,6 +17,7 @@ import csv
 import html
 import json
 import os
+import re
 import stat
 import sys
 import warnings
@@ -73,8 +74,19 @@ def ensure_assignment(db_url: str, assignment: Assignment) -> None:
             raise GraderError(f"the gradebook does not match the source notebook {source.name}: {exc}") from None
 
 
-def record_gradebook(db_url: str, assignment: Assignment, student: str, results: list[NotebookResult], timestamp: str | None) -> None:
-    """Set every grade cell's auto_score for this submission, in one transaction."""
+def record_gradebook(
+    db_url: str,
+    assignment: Assignment,
+    student: str,
+    results: list[NotebookResult],
+    timestamp: str | None,
+    graded_before: dict[tuple[str, str], str] | None = None,
+) -> None:
+    """Set every grade cell's auto_score for this submission, in one transaction.
+
+    ``graded_before``: the written answers of the copy graded last time (:func:`graded_answers`):
+    a score given by hand stays graded unless its answer changed since.
+    """
     from nbgrader.api import Gradebook, MissingEntry
 
     _alembic_on_path()
@@ -91,7 +103,7 @@ def record_gradebook(db_url: str, assignment: Assignment, student: str, results:
             if stamp is not None:
                 submission.timestamp = stamp
             for source, result in zip(assignment.notebooks, results):
-                _record_notebook(gb, assignment.name, student, source, result)
+                _record_notebook(gb, assignment.name, student, source, result, graded_before)
             gb.db.commit()
         except Exception:
             gb.db.rollback()
@@ -113,30 +125,48 @@ def _parse_timestamp(text: str | None):
         return None
 
 
-def _record_notebook(gb, assignment: str, student: str, source, result: NotebookResult) -> None:
+def _record_notebook(gb, assignment: str, student: str, source, result: NotebookResult, graded_before) -> None:
     nb_id = Path(source.name).stem
     points = {e.name: e.points for e in result.exercises}
-    answered = {}
+    answered, answers = {}, {}
     if result.assembled is not None:
-        answered = {
-            nbgrader_meta(c).get("grade_id"): c.source.strip() != source.stubs.get(nbgrader_meta(c).get("grade_id"), "").strip()
-            for c in result.assembled.cells
-            if nbgrader_meta(c).get("solution")
-        }
+        for c in result.assembled.cells:
+            grade_id = nbgrader_meta(c).get("grade_id")
+            if nbgrader_meta(c).get("solution"):
+                answered[grade_id] = c.source.strip() != source.stubs.get(grade_id, "").strip()
+                answers[grade_id] = c.source
     for cell in source.nb.cells:
         md = nbgrader_meta(cell)
         grade_id = md.get("grade_id")
         if md.get("grade"):
             grade = gb.find_grade(grade_id, nb_id, assignment, student)
+            auto_before = grade.auto_score
             if cell.cell_type == "code":
                 name = check_exercise(cell, set(points))
                 grade.auto_score = points.get(name, 0.0) if name else None
             else:  # a written answer: 0 if left blank, else for a human to grade
                 grade.auto_score = None if answered.get(grade_id) else 0.0
-            grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
+            before = (graded_before or {}).get((nb_id, grade_id))
+            changed = before is not None and before != answers.get(grade_id)
+            grade.needs_manual_grade = needs_manual_grade(grade.auto_score, grade.manual_score, auto_before, changed)
         if md.get("solution"):
             comment = gb.find_comment(grade_id, nb_id, assignment, student)
             comment.auto_comment = None if answered.get(grade_id) else "No response."
+    if result.flagged:  # nbgrader's own flag; a human unflags it in formgrader after reading
+        gb.find_submission_notebook(nb_id, assignment, student).flagged = True
+
+
+def needs_manual_grade(auto_score, manual_score, auto_before, answer_changed: bool) -> bool:
+    """Whether formgrader lists a grade cell as waiting for a human, after a (re)grade.
+
+    A written answer waits until someone scores it, and again only if its text changed since
+    (a regrade after a fix must not undo manual grading; nbgrader's own autograde flags every
+    manual score). A score set by hand on an automatically graded cell is kept, and flagged
+    for a look when the automatic score under it changed.
+    """
+    if manual_score is None:
+        return auto_score is None
+    return answer_changed or (auto_score is not None and auto_before is not None and auto_score != auto_before)
 
 
 # --------------------------------------------------------------------------
@@ -151,19 +181,66 @@ def read_timestamp(submitted: Path) -> str | None:
     file, a FIFO that blocks, or bytes that are not UTF-8 must not leak, hang or
     crash the recording.
     """
+    data = _read_own_file(submitted / "timestamp.txt", 200)
+    if data is None:
+        return None
+    return data.decode("utf-8", "replace").replace("\0", "").strip()
+
+
+def _read_own_file(path: Path, limit: int) -> bytes | None:
+    """At most ``limit`` bytes of a regular file, never through a link or from a FIFO."""
     try:
-        fd = os.open(submitted / "timestamp.txt", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
-        data = os.read(fd, 200)
+        return os.read(fd, limit)
     except OSError:
         return None
     finally:
         os.close(fd)
-    return data.decode("utf-8", "replace").replace("\0", "").strip()
+
+
+SECRET = re.compile(r"[0-9a-f]{16,256}")
+
+
+def read_submission_secret(submitted: Path) -> str | None:
+    """The ``submission_secret.txt`` that ``nbgrader submit`` wrote, or None.
+
+    ``nbgrader release_feedback`` names a student's feedback after a hash of it, and the
+    student's ``fetch_feedback`` finds it by the same hash: it is copied byte for byte. Only
+    the hex text nbgrader writes is accepted (the folder is the student's).
+    """
+    data = _read_own_file(submitted / "submission_secret.txt", 300)
+    if data is None:
+        return None
+    text = data.decode("ascii", "replace")
+    return text if SECRET.fullmatch(text) else None
+
+
+def graded_answers(autograded: Path) -> dict[tuple[str, str], str]:
+    """(notebook id, grade_id) -> the written answer in the copy graded last time (our own output)."""
+    answers = {}
+    for path in sorted(autograded.glob("*.ipynb")):
+        try:
+            nb = nbformat.read(str(path), as_version=4)
+        except Exception:  # a damaged or missing copy: no earlier answer to compare with
+            continue
+        for cell in nb.cells:
+            md = nbgrader_meta(cell)
+            if md.get("solution") and cell.cell_type == "markdown":
+                answers[(path.stem, md.get("grade_id"))] = cell.source
+    return answers
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Replace ``path``: nbgrader leaves the files it writes read-only (0444)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
 
 
 def writable(value):
@@ -207,14 +284,19 @@ def make_writable(results: list[NotebookResult]) -> None:
             _clean_tree(r.assembled)
 
 
-def write_autograded(folder: Path, timestamp: str | None, results: list[NotebookResult]) -> None:
-    """The graded notebook for formgrader: the course's cells, the student's solutions, verdicts as outputs.
+REPORT_CELL = "rnngrade_report"  # metadata key of the grader's report cell in an autograded notebook
 
-    ``timestamp``: the submission's, as :func:`read_timestamp` read it.
+
+def write_autograded(folder: Path, timestamp: str | None, results: list[NotebookResult], secret: str | None = None) -> None:
+    """The graded notebook for formgrader: the grader's report, then the course's cells with the
+    student's solutions and the verdicts as the check cells' outputs.
+
+    ``timestamp`` and ``secret``: the submission's (:func:`read_timestamp`,
+    :func:`read_submission_secret`), kept beside it as ``nbgrader autograde`` keeps them, for
+    ``nbgrader generate_feedback`` to carry into feedback/.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    if timestamp is not None:
-        (folder / "timestamp.txt").write_text(timestamp, encoding="utf-8")
+    _write_submission_files(folder, timestamp, secret)
     for result in results:
         if result.assembled is None:
             continue
@@ -227,7 +309,43 @@ def write_autograded(folder: Path, timestamp: str | None, results: list[Notebook
                     text = "\n".join(verdicts[name].lines) + "\n"
                     stream = "stdout" if verdicts[name].status == "pass" else "stderr"
                     cell.outputs = [nbformat.v4.new_output("stream", name=stream, text=text)]
-        nbformat.write(nb, str(folder / result.notebook))
+        report = nbformat.v4.new_markdown_cell(report_markdown(result), metadata={REPORT_CELL: True, "editable": False})
+        nb.cells.insert(0, report)
+        _write_atomic(folder / result.notebook, nbformat.writes(nb))
+
+
+def _write_submission_files(folder: Path, timestamp: str | None, secret: str | None) -> None:
+    for name, text in (("timestamp.txt", timestamp), ("submission_secret.txt", secret)):
+        if text is not None:
+            _write_atomic(folder / name, text)
+        elif (folder / name).exists():  # from an earlier submission of this student
+            (folder / name).unlink()
+
+
+def _code_block(text: str) -> str:
+    """Text shown as is in Markdown: indented, so that nothing in it (HTML, a fence) is interpreted."""
+    return "\n".join("    " + line for line in text.splitlines()) or "    "
+
+
+def report_markdown(result: NotebookResult) -> str:
+    """The grader's report as the first cell of the autograded notebook: formgrader shows it, and
+    ``nbgrader generate_feedback`` renders it with the verdicts and the scores given by hand."""
+    parts = [
+        "### Grader's report",
+        f"Automatically graded exercises: **{result.score:g} / {result.max_score:g}** (written answers are graded by hand) "
+        f"· hidden-case seed {result.seed}",
+        "Each exercise was run on fresh hidden inputs and scores its full points when every case passes, else 0. "
+        "Check cells and cells added to the notebook were not used: the course's own checks were. "
+        "Each exercise's verdict is its check cell's output below.",
+    ]
+    if result.flagged:
+        parts.append(f"**Read by hand:** solution code that {REFERS_TO_AUTOGRADER}.")
+    if result.notes:
+        parts.append("Notes:")
+        parts += [_code_block(n) for n in result.notes]
+    rows = [f"| {e.number} {e.name} | {e.points:g} / {e.max_points:g} | {STATUS_WORDS.get(e.status, e.status)} |" for e in result.exercises]
+    parts.append("\n".join(["| exercise | points | result |", "|---|---|---|", *rows]))
+    return "\n\n".join(parts)
 
 
 def feedback_html(results: list[NotebookResult], result: NotebookResult) -> str:
@@ -246,6 +364,8 @@ def feedback_html(results: list[NotebookResult], result: NotebookResult) -> str:
     ]
     if result.error:
         parts.append(f"<h2 class='fail'>Your notebook could not be graded</h2><pre>{esc(result.error)}</pre>")
+    if result.flagged:
+        parts.append(f"<p><b>Read by hand:</b> solution code that {esc(REFERS_TO_AUTOGRADER)}.</p>")
     if result.notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li><pre>{esc(n)}</pre></li>" for n in result.notes) + "</ul>")
     parts.append("<h2>Exercises</h2><table><tr><th>exercise</th><th>points</th><th>result</th></tr>")
@@ -292,20 +412,26 @@ def gradescope_results(results: list[NotebookResult]) -> dict:
     }
 
 
-def write_student_files(out: Path, feedback_dir: Path, results: list[NotebookResult]) -> None:
+def write_student_files(
+    out: Path, feedback_dir: Path, results: list[NotebookResult], timestamp: str | None = None, secret: str | None = None
+) -> None:
+    """Feedback per notebook, with the submission's timestamp and secret beside it (what
+    ``nbgrader release_feedback`` reads), and Gradescope's results.json."""
     if not results:
         return
     student, assignment = results[0].student, results[0].assignment
     fb = feedback_dir / student / assignment
     fb.mkdir(parents=True, exist_ok=True)
+    _write_submission_files(fb, timestamp, secret)
     for r in results:
-        (fb / f"{Path(r.notebook).stem}.html").write_text(feedback_html(results, r), encoding="utf-8")
+        _write_atomic(fb / f"{Path(r.notebook).stem}.html", feedback_html(results, r))
     target = out / "results" / student / assignment
     target.mkdir(parents=True, exist_ok=True)
     (target / "results.json").write_text(json.dumps(gradescope_results(results), indent=1), encoding="utf-8")
 
 
-CSV_HEADER = ["student", "assignment", "notebook", "exercise", "points", "max_points", "status", "seed"]
+CSV_HEADER = ["student", "assignment", "notebook", "exercise", "points", "max_points", "status", "seed", "read_by_hand"]
+OLD_CSV_HEADER = CSV_HEADER[:-1]  # before read_by_hand: its rows are kept, with the column empty
 
 
 def write_csv(path: Path, all_results: list[NotebookResult]) -> None:
@@ -329,6 +455,8 @@ def write_csv(path: Path, all_results: list[NotebookResult]) -> None:
                     rows = list(csv.reader(f))
             except (OSError, UnicodeDecodeError, csv.Error):
                 rows = [["?"]]
+            if rows and rows[0] == OLD_CSV_HEADER:
+                rows = [CSV_HEADER] + [[*row, ""] for row in rows[1:]]
             if rows and rows[0] == CSV_HEADER:
                 kept = [row for row in rows[1:] if len(row) == len(CSV_HEADER) and (row[0], row[1]) not in graded]
             elif rows:
@@ -342,9 +470,10 @@ def write_csv(path: Path, all_results: list[NotebookResult]) -> None:
                 w.writerow(CSV_HEADER)
                 w.writerows(kept)
                 for r in all_results:
+                    flag = "yes" if r.flagged else ""
                     for e in r.exercises:
-                        w.writerow([r.student, r.assignment, r.notebook, e.name, f"{e.points:g}", f"{e.max_points:g}", e.status, r.seed])
-                    w.writerow([r.student, r.assignment, r.notebook, "TOTAL", f"{r.score:g}", f"{r.max_score:g}", "error" if r.error else "", r.seed])
+                        w.writerow([r.student, r.assignment, r.notebook, e.name, f"{e.points:g}", f"{e.max_points:g}", e.status, r.seed, flag])
+                    w.writerow([r.student, r.assignment, r.notebook, "TOTAL", f"{r.score:g}", f"{r.max_score:g}", "error" if r.error else "", r.seed, flag])
             os.chmod(tmp, 0o644)
             os.replace(tmp, path)  # a run stopped while writing leaves the old file whole
         except BaseException:
@@ -385,7 +514,7 @@ def _table(assignment: str, results: list[NotebookResult]) -> str:
         return "  ".join(str(c).ljust(w) for c, w in zip(cols, widths)).rstrip()
 
     table = [line(header), line(["-" * w for w in widths]), *map(line, rows)]
-    flagged = sorted({r.student for r in results if any(REFERS_TO_AUTOGRADER in n for n in r.notes)})
+    flagged = sorted({r.student for r in results if r.flagged})
     if flagged:
         table.append(f"read by hand (solution code that {REFERS_TO_AUTOGRADER}): {', '.join(flagged)}")
     return "\n".join(table)

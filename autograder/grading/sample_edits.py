@@ -83,6 +83,21 @@ SAMPLE_EDITS: dict[str, dict] = {
             },
         },
     },
+    "06_time_series": {
+        "partial": ("resample_to_grid", "make_windows", "baseline_forecasts"),
+        "mistakes": {
+            "forecast_errors": {
+                "old": "rmse = np.sqrt(np.mean(e**2))",
+                "new": "rmse = np.mean(e**2)",
+                "mistake": "mse_not_rmse",
+            },
+            "rolling_origin_folds": {
+                "old": "range(initial, n - horizon + 1, step)",
+                "new": "range(initial, n - horizon, step)",
+                "mistake": "last_fold_missing",
+            },
+        },
+    },
     "07_language_model": {
         "partial": ("embedding_forward", "perplexity", "softmax_with_temperature"),
         "mistakes": {
@@ -95,6 +110,41 @@ SAMPLE_EDITS: dict[str, dict] = {
                 "old": "np.add.at(counts, (ids[:-1], ids[1:]), 1.0)",
                 "new": "counts[ids[:-1], ids[1:]] += 1.0",
                 "mistake": "repeats_lost",
+            },
+        },
+    },
+    "08_sentiment": {
+        "partial": ("pad_batch", "bag_of_words", "sigmoid_cross_entropy"),
+        "mistakes": {
+            "sigmoid_cross_entropy": {
+                "old": "dlogits = (probs - y) / N",
+                "new": "dlogits = (y - probs) / N",
+                "mistake": "gradient_sign",
+            },
+            "masked_mean_backward": {
+                "old": "dh = m * (dh_mean / count)[:, None, :]  # (N, T, H): zero at padding",
+                "new": "dh = np.broadcast_to((dh_mean / count)[:, None, :], m.shape[:2] + dh_mean.shape[1:]).copy()",
+                "mistake": "leaks_into_padding",
+            },
+        },
+    },
+    "09_seq2seq_attention": {
+        "partial": (
+            "teacher_forcing_batch",
+            "greedy_decode",
+            "additive_attention_forward",
+            "scaled_dot_attention_forward",
+        ),
+        "mistakes": {
+            "teacher_forced_loss": {
+                "old": "loss = float(np.sum(nll * mask) / np.sum(mask))",
+                "new": "loss = float(np.mean(nll))",
+                "mistake": "padding_counted",
+            },
+            "attention_decoder_step": {
+                "old": "s_next[:, None], enc, src_mask",
+                "new": "s_prev[:, None], enc, src_mask",
+                "mistake": "query_previous_state",
             },
         },
     },

@@ -95,10 +95,8 @@ def numerical_gradient(f, x, eps=1e-6):
 
 
 def relative_error(a, b):
-    diff = np.abs(a - b)
-    scale = np.abs(a) + np.abs(b)
-    ratio = np.divide(diff, scale, out=np.zeros_like(diff, dtype=np.float64), where=scale > 0)
-    return float(ratio.max())
+    # Entries below 1e-8 in size on both sides are zeros up to rounding: measured against 1e-8.
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-8)))
 
 
 def clip_by_global_norm(grads, max_norm):
@@ -207,6 +205,14 @@ def _backward(kind):
 
 def _numerical(kind):
     def numgrad(f, x, eps=1e-6):
+        if kind == "perturbs_a_copy":  # right when f reads its argument; blind when f reads x itself
+            grad = np.zeros(x.shape)
+            for idx in np.ndindex(x.shape):
+                x_plus, x_minus = x.copy(), x.copy()
+                x_plus[idx] += eps
+                x_minus[idx] -= eps
+                grad[idx] = (f(x_plus) - f(x_minus)) / (2 * eps)
+            return grad
         if kind == "all_at_once":
             g = (f(x + eps) - f(x - eps)) / (2 * eps)
             return np.full(x.shape, g)
@@ -245,6 +251,11 @@ def _relative(kind):
         if kind == "no_zero_guard":
             with np.errstate(invalid="ignore", divide="ignore"):
                 return float((diff / (np.abs(a) + np.abs(b))).max())
+        if kind == "exact_zero_guard":  # 0 where both are 0, every other entry divided by its own size
+            scale = np.abs(a) + np.abs(b)
+            return float(np.divide(diff, scale, out=np.zeros_like(diff), where=scale > 0).max())
+        if kind == "epsilon_added":
+            return float((diff / (np.abs(a) + np.abs(b) + 1e-8)).max())
         scale = (
             np.abs(a)
             if kind == "relative_to_a"
@@ -352,6 +363,7 @@ MISTAKES = {
             "restored_by_arithmetic",
             "all_at_once",
             "flat_gradient",
+            "perturbs_a_copy",
         )
     },
     "relative_error": {
@@ -362,6 +374,8 @@ MISTAKES = {
             "relative_to_a",
             "abs_of_sum",
             "absolute_error",
+            "exact_zero_guard",
+            "epsilon_added",
         )
     },
     "clip_by_global_norm": {

@@ -234,6 +234,9 @@ def _backward_mistake(kind):
 def _torch_mistake(kind):
     def step(x, h_prev, W_x, W_h, b_x, b_h):
         H = h_prev.shape[1]
+        if kind == "course_step_biases_summed":  # the learner's own course step, biases added
+            h_next, _ = gru_step_forward(x, h_prev, W_x, W_h, b_x + b_h)
+            return h_next
         if kind == "biases_swapped":
             b_x, b_h = b_h, b_x
         gx = x @ W_x + b_x
@@ -334,6 +337,7 @@ MISTAKES = {
             "no_recurrent_bias",
             "no_b_hn",
             "biases_swapped",
+            "course_step_biases_summed",
         )
     },
     "gru_weights_from_keras": {

@@ -202,7 +202,13 @@ def _bidirectional_forward_mistake(kind):
         }
         flip = flips.get(kind, lambda a: a[:, ::-1])
         reversed_x = x if kind == "input_not_reversed" else flip(x)
-        start = {"reverse_starts_from_forward_state": h_f[:, -1], "reverse_starts_from_h0_f": h0_f}.get(kind, h0_b)
+        if kind == "h0s_swapped":  # the forward direction starts from h0_b, the reverse one from h0_f
+            h_f, _ = rnn_forward(x, h0_b, *params_f)
+        start = {
+            "reverse_starts_from_forward_state": h_f[:, -1],
+            "reverse_starts_from_h0_f": h0_f,
+            "h0s_swapped": h0_f,
+        }.get(kind, h0_b)
         use = params_f if kind == "same_params" else params_b
         h_b, _ = rnn_forward(reversed_x, start, *use)
         if kind != "not_re_reversed":
@@ -233,6 +239,8 @@ def _bidirectional_backward_mistake(kind):
             dx = dx_f + dx_b
         elif kind == "dx_averaged":
             dx = (dx_f + dx_b[:, ::-1]) / 2
+        elif kind == "dx_concatenated":
+            dx = np.concatenate([dx_f, dx_b[:, ::-1]], axis=2)
         else:
             dx = dx_f + dx_b[:, ::-1]
         return dx, dh0_f, dh0_b, tuple(dparams_f), tuple(dparams_b)
@@ -280,6 +288,7 @@ MISTAKES = {
             "not_re_reversed",
             "concat_order",
             "reverse_starts_from_forward_state",
+            "h0s_swapped",
             "reverse_starts_from_h0_f",
             "same_params",
             "batch_axis_reversed",
@@ -298,6 +307,7 @@ MISTAKES = {
             "no_time_flips",
             "halves_swapped",
             "dx_forward_only",
+            "dx_concatenated",
             "dx_averaged",
             "H_from_time_axis",
             "dh_reversed_whole",

@@ -741,6 +741,7 @@ class Finding:
     prop: str  # "returns", "type", "shape", "dtype", "finite", "values", "inputs"
     ok: bool
     message: str
+    output: str = ""  # the graded output it is about ("dh0"), where it is about one
 
 
 def unpack(exercise: Exercise, result: Any) -> tuple[dict[str, Any], Finding]:
@@ -767,6 +768,44 @@ def unpack(exercise: Exercise, result: Any) -> tuple[dict[str, Any], Finding]:
 
 def _is_integer(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def is_number(value: Any) -> bool:
+    """Is ``value`` one real number as an expected output holds it: a float, or a 0-d float array
+    (what a ``call`` that wraps a scalar result in ``np.asarray`` gives)?"""
+    if isinstance(value, np.ndarray):
+        return value.ndim == 0 and value.dtype.kind == "f"
+    return isinstance(value, (float, np.floating))
+
+
+def as_number(value: Any) -> float | None:
+    """A learner's scalar result as a float: a Python or NumPy int or float, or a 0-d real array
+    (e.g. what ``np.sum`` returns); None for anything else (a bool, an array with entries, a list)."""
+    value = plain(value)
+    if isinstance(value, np.ndarray):
+        if value.ndim != 0 or value.dtype.kind not in "iuf":
+            return None
+        return float(value)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return None
+    try:
+        return float(value)
+    except OverflowError:  # an int too large for a float
+        return float("inf") if value > 0 else float("-inf")
+
+
+def _not_a_number(name: str, actual: Any) -> str:
+    """What came where one number belongs, and its likely cause."""
+    got = described(actual, count=False)
+    shape = getattr(actual, "shape", None)
+    if isinstance(actual, np.ndarray) and isinstance(shape, tuple):
+        if actual.size == 1:
+            return f"{got} of shape {shape}: one number is asked for (take it out with .item() or float(...))"
+        return (
+            f"{got} of shape {shape}: one number is asked for (a sum or mean over some axes only, where "
+            "every axis belongs?)"
+        )
+    return got
 
 
 def plain(value: Any) -> Any:
@@ -801,6 +840,18 @@ def compare_value(name: str, expected: Any, actual: Any, rtol: float, atol: floa
             findings.append(Finding("values", True, f"{name} = {int(actual)}"))
         return findings
 
+    if is_number(expected):  # one number (a loss, a norm): no shape or dtype to speak of
+        number = as_number(actual)
+        if number is None:
+            try:
+                got = _not_a_number(name, actual)
+            except Exception:  # noqa: BLE001 — a courtesy: an odd object must not hide the verdict
+                got = described(actual, count=False)
+            findings.append(Finding("type", False, f"{name}: expected a number (a float), got {got}"))
+            return findings
+        findings.append(Finding("type", True, f"{name} is a number"))
+        return findings + _finite_and_values(name, np.asarray(float(expected)), np.asarray(number), rtol, atol)
+
     expected = np.asarray(expected)
     if not isinstance(actual, np.ndarray):
         try:
@@ -832,16 +883,25 @@ def compare_value(name: str, expected: Any, actual: Any, rtol: float, atol: floa
         )
         return findings
     findings.append(Finding("dtype", True, f"{name} has dtype {actual.dtype}"))
+    return findings + _finite_and_values(name, expected, actual, rtol, atol)
+
+
+def _finite_and_values(name: str, expected: np.ndarray, actual: np.ndarray, rtol: float, atol: float) -> list[Finding]:
+    """The last two properties of an output whose kind, shape and dtype are right."""
+    findings: list[Finding] = []
     bad = ~np.isfinite(actual)
     if bad.any() and np.isfinite(expected).all():
         first = tuple(int(i) for i in np.argwhere(bad)[0])
+        what = (
+            f"{int(bad.sum())} of {actual.size} entries are NaN or inf (first at index {first})"
+            if actual.ndim
+            else f"it is {float(actual)}"
+        )
         findings.append(
             Finding(
                 "finite",
                 False,
-                f"{name}: {int(bad.sum())} of {actual.size} entries are NaN or inf "
-                f"(first at index {first}); look for an overflow (exp of a large number) "
-                "or a division by zero",
+                f"{name}: {what}; look for an overflow (exp of a large number) or a division by zero",
             )
         )
         return findings
@@ -859,16 +919,22 @@ def compare_value(name: str, expected: Any, actual: Any, rtol: float, atol: floa
             and actual.dtype == np.float64
             and float(err.max()) <= 1e-6 * max(1.0, float(np.abs(expected).max()))
         )
+        where = f"at index {worst_t}: " if expected.ndim else ""  # one number has no index to speak of
         findings.append(
             Finding(
                 "values",
                 False,
-                f"{name}: values differ; largest error {float(err.max()):.3g} "
-                f"(at index {worst_t}: expected {float(expected[worst_t]):.6g}, "
+                f"{name}: values differ; {'largest ' if expected.ndim else ''}error {float(err.max()):.3g} "
+                f"({where}expected {float(expected[worst_t]):.6g}, "
                 f"got {float(actual[worst_t]):.6g}); tolerance atol={atol:g}, rtol={rtol:g}"
                 + (
-                    "; every entry of it is 0 where the right values are not: an array made with np.zeros and "
-                    "never filled in or added to, or a term that is 0 on this case (see what the case sets to 0)?"
+                    (
+                        "; every entry of it is 0 where the right values are not: an array made with np.zeros and "
+                        "never filled in or added to, or a term that is 0 on this case (see what the case sets to 0)?"
+                        if expected.ndim
+                        else "; it is 0 where the right value is not: a sum that never ran, or a term that is 0 on "
+                        "this case (see what the case sets to 0)?"
+                    )
                     if not np.any(actual) and np.any(expected)
                     else "; an error this small is about what float32's rounding (7 digits) gives, or a small "
                     "constant added on the way (an epsilon such as + 1e-8): keep float64 throughout "
@@ -892,6 +958,8 @@ def compare_outputs(
     findings: list[Finding] = []
     for name in exercise.graded:
         found = compare_value(exercise.label(name), expected[name], actual.get(name), exercise.rtol, exercise.atol)
+        for f in found:
+            f.output = name
         last = found[-1] if found else None
         if exercise.explain is not None and last is not None and last.prop == "values" and not last.ok:
             try:
@@ -1075,6 +1143,11 @@ def outputs_match(exercise: Exercise, expected: Any, actual: Any) -> bool:
             continue
         if _is_integer(e):
             if not _is_integer(a) or int(a) != int(e):
+                return False
+            continue
+        if is_number(e):
+            number = as_number(a)
+            if number is None or not np.allclose(number, float(e), rtol=exercise.rtol, atol=exercise.atol, equal_nan=True):
                 return False
             continue
         if not isinstance(a, np.ndarray) or np.shape(a) != np.shape(e):

@@ -391,6 +391,10 @@ def _numerical_cases(rng: np.random.Generator) -> list[Case]:
     return [
         Case("a vector x (5,), eps = 1e-3", case((5,), eps=1e-3)),
         Case("a matrix x (3, 4), eps = 1e-2", case((3, 4), eps=1e-2)),
+        Case(
+            "f reads x itself, not its argument (as a loss reads a model's weights), x (4,)",
+            {**case((4,)), "f_reads_x": 1},
+        ),
         Case("a random matrix x (2, 3), the default eps", case((2, 3))),
     ]
 
@@ -399,9 +403,17 @@ def _call_numerical(fn: Callable, inputs: dict, helpers: dict) -> tuple:
     x, w, c = inputs["x"].copy(), inputs["w"], inputs["c"]
     before = x.copy()
 
-    def f(z):
-        # f(z) = sum(w * tanh(z)) + (sum(c * z))**2 / 2: the square couples the entries
+    def loss(z):
+        # loss(z) = sum(w * tanh(z)) + (sum(c * z))**2 / 2: the square couples the entries
         return float(np.sum(w * np.tanh(z)) + 0.5 * np.sum(c * z) ** 2)
+
+    if inputs.get("f_reads_x"):
+
+        def f(z):
+            return loss(x)  # the array the learner was given, wherever the argument points
+
+    else:
+        f = loss
 
     grad = fn(f, x, inputs["eps"]) if "eps" in inputs else fn(f, x)  # positional: the name is the learner's
     # Not "x changed" but how many entries differ: restoring by arithmetic leaves 1e-16 residues.
@@ -455,6 +467,14 @@ NUMERICAL_GRADIENT = Exercise(
             "the gradient is returned flat, shape (x.size,), instead of shaped like x",
             "allocate grad = np.zeros(x.shape) and index it with the same idx as x",
         ),
+        Mistake(
+            "perturbs_a_copy",
+            "each entry is perturbed in a copy of x, never in x itself: an f that reads x itself (as a "
+            "loss reads a model's weights), not its argument, never sees the change, and every entry "
+            "comes out 0",
+            "perturb x in place, x[idx] = old + eps, call f(x), then x[idx] = old - eps, and put the "
+            "entry back, x[idx] = old: then f sees each change whether it reads its argument or x",
+        ),
     ),
 )
 
@@ -477,6 +497,10 @@ def _relative_cases(rng: np.random.Generator) -> list[Case]:
             {"a": np.array([1.0, -2.0, 0.5, 3.0]), "b": np.array([-1.0, -2.1, 0.5, 3.0])},
         ),
         Case("a close to b, (3, 4)", {"a": a, "b": a * (1 + 1e-3 * _normal(rng, 3, 4))}),
+        Case(
+            "near-zeros: |a| + |b| below 1e-8 in the first entry",
+            {"a": np.array([1e-10, 2.0, -1.0, 0.0]), "b": np.array([-1e-10, 2.0, -1.0, 0.0])},
+        ),
         Case("random large values, (5,)", {"a": big, "b": big + _normal(rng, 5)}),
     ]
 
@@ -490,11 +514,11 @@ RELATIVE_ERROR = Exercise(
     graded=("error",),
     make_cases=_relative_cases,
     call=lambda fn, inputs, helpers: _as_float(fn(inputs["a"], inputs["b"])),
-    # Looser than the default: a tiny epsilon in the denominator (+ 1e-12, the guard many write
-    # against 0 / 0) changes the result in its eighth digit, which no use of the number notices.
+    # Looser than the default: the text defines the error to a few digits, and no use of it needs more.
     rtol=1e-6,
     atol=1e-8,
-    description="the largest entrywise |a - b| / (|a| + |b|), counting entries where both are 0 as 0",
+    description="the largest entrywise |a - b| / max(|a| + |b|, 1e-8): entries that are 0, or below "
+    "1e-8 in size, on both sides are measured against 1e-8",
     mistakes=(
         Mistake(
             "no_zero_guard",
@@ -520,6 +544,21 @@ RELATIVE_ERROR = Exercise(
             "absolute_error",
             "the absolute error max |a - b| is returned, without dividing",
             "divide each |a - b| by |a| + |b|, so that the size of the numbers does not matter",
+        ),
+        Mistake(
+            "exact_zero_guard",
+            "only entries that are exactly 0 on both sides are guarded (np.where, or np.divide(..., "
+            "where=...)); near-zeros are divided by their own tiny size, so 1e-10 and -1e-10 count as "
+            "100% apart",
+            "the denominator is max(|a| + |b|, 1e-8): np.maximum(np.abs(a) + np.abs(b), 1e-8) guards "
+            "exact zeros and near-zeros alike, which are zeros up to rounding",
+        ),
+        Mistake(
+            "epsilon_added",
+            "1e-8 is added to the denominator, |a| + |b| + 1e-8, instead of being its floor, "
+            "max(|a| + |b|, 1e-8): the same for ordinary entries, not for entries below 1e-8",
+            "use np.maximum(np.abs(a) + np.abs(b), 1e-8): the floor replaces only the denominators "
+            "smaller than 1e-8 and leaves every other one as it is",
         ),
     ),
 )
@@ -684,6 +723,8 @@ TRUNCATED_BPTT = Exercise(
     points=3,
     returns=("loss", "dW_xh", "dW_hh", "db_h", "dW_hy", "db_y", "h_last"),
     graded=("loss", "dW_xh", "dW_hh", "db_h", "dW_hy", "db_y", "h_last"),
+    returns_as="(loss, grads, h_last)",
+    shown=tuple((f"d{k}", f"grads['{k}']") for k in PARAM_NAMES),
     make_cases=_tbptt_cases,
     call=_call_tbptt,
     uses=("rnn_backward",),

@@ -582,7 +582,8 @@ def _count_cases(rng: np.random.Generator) -> list[Case]:
     sizes.append((D, H + 41))  # H > 40 keeps H distinct from D
     names = ["small sizes", "one input feature", "more inputs than units", "random sizes"]
     return [
-        Case(f"{name}: input_size={d}, hidden_size={h}", {"input_size": d, "hidden_size": h})
+        # the random sizes are the hidden case's inputs: its name must not show them
+        Case(name if name == "random sizes" else f"{name}: input_size={d}, hidden_size={h}", {"input_size": d, "hidden_size": h})
         for name, (d, h) in zip(names, sizes)
     ]
 

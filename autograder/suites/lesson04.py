@@ -132,6 +132,39 @@ GRU_STEP_FORWARD = Exercise(
 # 4.2 gru_step_backward
 # --------------------------------------------------------------------------
 
+# The gradients whose column blocks r, z, n each come from one block of da are compared first, so
+# that the verdict on a slip in da names its block (see _which_block); dx and dh_prev mix the blocks.
+BLOCKS_FIRST = ("db", "dW_x", "dW_h")
+
+# The column blocks of dW_x, dW_h and db, and the part of da (N, 3H) each is made from.
+_BLOCKS = (
+    ("r", "0:H", "da_r, the reset gate's block of da"),
+    ("z", "H:2H", "da_z, the update gate's block of da"),
+    ("n", "2H:3H", "da_n, the candidate's block of da"),
+)
+
+
+def _which_block(name, expected, actual, close) -> str:
+    """Which of the blocks r, z, n of a weight or bias gradient is wrong, when not all are: every
+    block is one matrix product with one block of da, so that block's slip is in that block of da."""
+    if name not in ("dW_x", "dW_h", "db") or actual.shape != expected.shape or expected.shape[-1] % 3:
+        return ""
+    H = expected.shape[-1] // 3
+    ok = [close(actual[..., k * H : (k + 1) * H], expected[..., k * H : (k + 1) * H]) for k in range(3)]
+    where = "db[{}]" if name == "db" else f"{name}[:, {{}}]"
+    right = [f"the {b} block {where.format(cols)}" for (b, cols, _), good in zip(_BLOCKS, ok) if good]
+    wrong = [(b, cols, part) for (b, cols, part), good in zip(_BLOCKS, ok) if not good]
+    if not right or not wrong:
+        return ""
+    said = " and ".join(f"the {b} block {where.format(cols)}" for b, cols, _ in wrong)
+    parts = " or ".join(part for _, _, part in wrong)
+    also = ""
+    if name == "dW_h" and any(b == "n" for b, _, _ in wrong):
+        also = " (or in what it is multiplied by there: the candidate's recurrent matmul reads r * h_prev)"
+    elif name == "dW_h":
+        also = " (or in what it is multiplied by there: the gates' recurrent matmul reads h_prev)"
+    return f"{' and '.join(right)} {'match' if len(right) > 1 else 'matches'}, {said} {'do' if len(wrong) > 1 else 'does'} not: look at {parts}{also}"
+
 
 def _step_backward_cases(rng: np.random.Generator) -> list[Case]:
     N, D, H = 3, 4, 5
@@ -179,10 +212,11 @@ GRU_STEP_BACKWARD = Exercise(
     number="4.2",
     points=5,
     returns=("dx", "dh_prev", "dW_x", "dW_h", "db"),
-    graded=("dx", "dh_prev", "dW_x", "dW_h", "db"),
+    graded=BLOCKS_FIRST + ("dx", "dh_prev"),
     make_cases=_step_backward_cases,
     needs=("gru_step_forward",),
     call=_call_step_backward,
+    explain=_which_block,
     description="the gradients of one GRU step, from the cache of your gru_step_forward",
     mistakes=(
         Mistake(
@@ -356,11 +390,12 @@ GRU_BACKWARD = Exercise(
     number="4.4",
     points=4,
     returns=("dx", "dh0", "dW_x", "dW_h", "db"),
-    graded=("dx", "dh0", "dW_x", "dW_h", "db"),
+    graded=BLOCKS_FIRST + ("dx", "dh0"),
     make_cases=_backward_cases,
     uses=("gru_step_backward",),
     needs=("gru_forward",),
     call=_call_backward,
+    explain=_which_block,
     description="backpropagation through time for the GRU, from the cache of your gru_forward",
     mistakes=(
         Mistake(
@@ -471,6 +506,15 @@ GRU_TORCH_STEP_FORWARD = Exercise(
             "biases_swapped",
             "b_x and b_h are swapped: b_x ends up inside the reset, b_h outside",
             "b_x goes with x @ W_x, b_h with h_prev @ W_h; only b_h's candidate block is multiplied by r",
+        ),
+        Mistake(
+            "course_step_biases_summed",
+            "this is the course's GRU step with the two biases added, gru_step_forward(x, h_prev, W_x, W_h, "
+            "b_x + b_h): the reset before the matmul, b_hn outside the reset and z on the candidate's side, "
+            "all three the course's convention, not PyTorch's",
+            "PyTorch's step is another function, not the course's with other weights: write it out, "
+            "n = tanh(x @ W_xn + b_xn + r * (h_prev @ W_hn + b_hn)) and h_next = (1 - z) * n + z * h_prev; "
+            "adding b_x and b_h is right for r and z only",
         ),
     ),
 )

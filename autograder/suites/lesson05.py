@@ -542,6 +542,13 @@ BIDIRECTIONAL_RNN_FORWARD = Exercise(
             "the two directions are independent: the reverse direction starts from h0_b",
         ),
         Mistake(
+            "h0s_swapped",
+            "h0_f and h0_b are swapped: the forward direction starts from h0_b, the reverse direction "
+            "from h0_f",
+            "the forward direction, rnn_forward(x, h0_f, *params_f), starts from h0_f; the reverse "
+            "direction, which reads x[:, ::-1], starts from h0_b",
+        ),
+        Mistake(
             "reverse_starts_from_h0_f",
             "the reverse direction starts from h0_f instead of h0_b",
             "each direction has its own initial state: the forward one starts from h0_f, the "
@@ -693,6 +700,14 @@ BIDIRECTIONAL_RNN_BACKWARD = Exercise(
             "dx_forward_only",
             "dx holds only the forward direction's gradient: the reverse direction's is dropped",
             "x feeds both directions, so dx is the sum of both directions' dx",
+        ),
+        Mistake(
+            "dx_concatenated",
+            "the two directions' dx are concatenated (np.concatenate(..., axis=2)), shape (N, T, 2D), "
+            "instead of summed",
+            "x feeds both directions, and the gradients of one input add up: dx = dx_f + (the reverse "
+            "direction's dx flipped back in time), shape (N, T, D) like x. h is concatenated because the "
+            "two directions' states are two outputs; dx is one input's gradient",
         ),
         Mistake(
             "dx_averaged",

@@ -20,6 +20,9 @@ Recurrent layers (x (N, T, D), h0 (N, H), output h (N, T, H)):
         cache["h_T"]: every layer's final state (each row's last real step);
         cache["c_T"]: an LSTM stack's final cell states (no lengths, not bidirectional)
     stacked_backward(dh, cache, dh_T=None, dc_T=None)   gradients w.r.t. h_T, c_T too
+Attention (queries (N, T, .), keys (N, S, .), mask (N, S) or (N, T, S) bool):
+    additive_attention_forward(q, k, mask, W_q, W_k, v)   additive_attention_backward(dcontext, cache)
+    dot_attention_forward(Q, K, V, mask)                 dot_attention_backward(dout, cache)
 Other layers: embedding_*, linear_*, softmax_cross_entropy, sigmoid.
 Training: SGD, Adam, clip_grad_norm. PyTorch weights: *_params_from_torch.
 
@@ -32,6 +35,12 @@ GEMMs after the loop.
 """
 
 from ._common import sigmoid
+from .attention import (
+    additive_attention_backward,
+    additive_attention_forward,
+    dot_attention_backward,
+    dot_attention_forward,
+)
 from .convert import gru_params_from_torch, lstm_params_from_torch, rnn_params_from_torch
 from .gru import gru_backward, gru_forward, gru_torch_backward, gru_torch_forward
 from .layers import (
@@ -57,9 +66,13 @@ __all__ = [
     "CELLS",
     "SGD",
     "Adam",
+    "additive_attention_backward",
+    "additive_attention_forward",
     "bidirectional_backward",
     "bidirectional_forward",
     "clip_grad_norm",
+    "dot_attention_backward",
+    "dot_attention_forward",
     "embedding_backward",
     "embedding_forward",
     "get_cell",

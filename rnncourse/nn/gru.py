@@ -29,6 +29,7 @@ from ._common import (
     tanh_prescaled,
     time_major_ones,
 )
+from ._threads import backward_sizes, forward_sizes, one_thread_when_small
 
 
 def _prepare(name, x, h0, W_x, W_h, biases):
@@ -45,6 +46,7 @@ def _prepare(name, x, h0, W_x, W_h, biases):
     return dtype, x, h0, W_x, W_h, biases
 
 
+@one_thread_when_small(3, forward_sizes)
 def gru_forward(x, h0, W_x, W_h, b):
     """Run a GRU (course convention) over a batch of sequences.
 
@@ -107,6 +109,7 @@ def gru_forward(x, h0, W_x, W_h, b):
     return batch_first(Hs[1:]), cache
 
 
+@one_thread_when_small(3, backward_sizes)
 def gru_backward(dh, cache):
     """Backpropagation through time for ``gru_forward``.
 
@@ -190,6 +193,7 @@ def gru_backward(dh, cache):
     return dx, dh_next, dW_x, dW_h, db
 
 
+@one_thread_when_small(3, forward_sizes)
 def gru_torch_forward(x, h0, W_x, W_h, b_x, b_h):
     """Run a GRU in PyTorch's convention (``torch.nn.GRU``), fused blocks r, z, n.
 
@@ -255,6 +259,7 @@ def gru_torch_forward(x, h0, W_x, W_h, b_x, b_h):
     return batch_first(Hs[1:]), cache
 
 
+@one_thread_when_small(3, backward_sizes)
 def gru_torch_backward(dh, cache):
     """Backpropagation through time for ``gru_torch_forward``.
 

@@ -21,8 +21,10 @@ from ._common import (
     stack_bias,
     tanh_into,
 )
+from ._threads import backward_sizes, forward_sizes, one_thread_when_small
 
 
+@one_thread_when_small(4, forward_sizes)
 def lstm_forward(x, h0, W_x, W_h, b, c0=None, return_state=False):
     """Run an LSTM over a batch of sequences.
 
@@ -151,6 +153,7 @@ def _local_derivatives(cache, t0, t1, gates, P, K):
     np.multiply(K, o, out=K)
 
 
+@one_thread_when_small(4, backward_sizes)
 def lstm_backward(dh, cache, dc_T=None, return_dc0=False):
     """Backpropagation through time for ``lstm_forward``.
 

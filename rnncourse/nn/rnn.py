@@ -13,8 +13,10 @@ from ._common import (
     tanh_prescaled,
     time_major_ones,
 )
+from ._threads import backward_sizes, forward_sizes, one_thread_when_small
 
 
+@one_thread_when_small(1, forward_sizes)
 def rnn_forward(x, h0, W_xh, W_hh, b_h):
     """Run a tanh RNN over a batch of sequences.
 
@@ -62,6 +64,7 @@ def rnn_forward(x, h0, W_xh, W_hh, b_h):
     return batch_first(Hs[1:]), cache
 
 
+@one_thread_when_small(1, backward_sizes)
 def rnn_backward(dh, cache):
     """Backpropagation through time for ``rnn_forward``.
 

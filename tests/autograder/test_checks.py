@@ -49,11 +49,16 @@ def test_catalogue_has_at_least_four_mistakes(name):
 
 @pytest.mark.parametrize("name", ALL)
 def test_reference_passes_check(name, capsys):
-    """The reference passes its own check, and the check prints a ✓ line per property."""
+    """The reference passes its own check, which says so in one line (and, on request, lists every
+    property it checked, each with a ✓)."""
     helpers = [REFERENCE[k] for k in EXERCISES[name].needs]
     run_check(name, REFERENCE[name], *helpers)
     out = capsys.readouterr().out
-    assert "✗" not in out and "all" in out and "cases pass" in out
+    assert out.startswith(f"✓ {name} (") and out.count("\n") == 1 and "cases pass" in out
+    run_check(name, REFERENCE[name], *helpers, verbose=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) > 3 and all("✗" not in line for line in lines)
+    assert any(line.strip().startswith("✓ ") and "matches" in line or " = " in line for line in lines[2:])
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -407,7 +412,7 @@ def test_bidirectional_backward_flat_return_is_named():
 
 def test_right_structure_is_reported_as_the_notebook_writes_it(capsys):
     """The passing line says (dx, dh0s, dparams), as the notebook does, not the flattened names."""
-    run_check("stacked_rnn_backward", REFERENCE["stacked_rnn_backward"], REFERENCE["stacked_rnn_forward"])
+    run_check("stacked_rnn_backward", REFERENCE["stacked_rnn_backward"], REFERENCE["stacked_rnn_forward"], verbose=True)
     assert "✓ returns (dx, dh0s, dparams)" in capsys.readouterr().out
 
 
@@ -461,11 +466,13 @@ def test_failing_function_it_calls_is_named():
 
 
 def test_failing_forward_it_runs_first_is_named(capsys):
+    """The note about the failing forward is the verdict's first line after the headline."""
     forward = _gru_forward_calling(MISTAKES["gru_step_forward"]["z_wrong_side"])
     with pytest.raises(AssertionError) as info:
         run_check("gru_backward", REFERENCE["gru_backward"], forward)
     assert "Your gru_forward (4.3) does not pass its own check, and gru_backward runs it first" in str(info.value)
-    assert "→ Your gru_forward (4.3)" in capsys.readouterr().out
+    assert info.value.lines[1].startswith("  → Your gru_forward (4.3)")
+    assert capsys.readouterr().out == ""  # a failure is said once, by the error, not printed as well
 
 
 def test_a_crashing_forward_it_runs_first_is_named_once(capsys):
@@ -1100,7 +1107,9 @@ def test_an_error_of_float32_rounding_is_named_as_such():
 
 def test_harmless_epsilons_pass_where_the_tolerance_allows_them():
     """The default tolerance is tight (float32 rounding fails), but an epsilon many write out of habit,
-    in a relative error's denominator or in PyTorch's max_norm / (norm + 1e-6), still passes."""
+    PyTorch's max_norm / (norm + 1e-6), still passes. relative_error's 1e-8 is part of its definition
+    (a floor, max(|a| + |b|, 1e-8)): added instead, it gives another error for near-zeros, and the
+    check names that."""
 
     def relative_error(a, b):
         return float(np.max(np.abs(a - b) / (np.abs(a) + np.abs(b) + 1e-8)))
@@ -1110,5 +1119,115 @@ def test_harmless_epsilons_pass_where_the_tolerance_allows_them():
         scale = max_norm / (total + 1e-6) if total > max_norm else 1.0
         return [g * scale for g in grads], total
 
-    assert _evaluate("relative_error", relative_error)["status"] == "pass"
+    result = _evaluate("relative_error", relative_error)
+    assert result["status"] == "fail" and [m.key for m in result["mistakes"]] == ["epsilon_added"]
     assert _evaluate("clip_by_global_norm", clip_by_global_norm)["status"] == "pass"
+
+
+# --------------------------------------------------------------------------
+# The verdict as a learner reads it (issue 19): short, the named mistake first, once
+# --------------------------------------------------------------------------
+
+
+def _failure(name, fn, *helpers):
+    with pytest.raises(AssertionError) as info:
+        run_check(name, fn, *helpers)
+    return info.value
+
+
+def test_a_failure_leads_with_what_failed_then_the_named_mistake():
+    """Line 1 names the exercise and the case, line 2 what failed there, then the known mistake and
+    how to find it; passing properties are not listed unless asked for."""
+    lines = _failure("rnn_step_forward", MISTAKES["rnn_step_forward"]["no_bias"]).lines
+    assert lines[0] == "✗ rnn_step_forward (3 points): fails on public case 'bias only (x = 0, h_prev = 0)'"
+    assert lines[1].startswith("  h_next: values differ")
+    assert lines[2] == "  → This looks like a known mistake: the bias b_h is left out."
+    assert lines[3].startswith("    How to find it: add b_h inside the tanh")
+    assert not any("✓" in line for line in lines)
+    assert "verbose=True" in lines[-1]
+
+
+def test_a_failure_is_rendered_as_its_verdict_alone_in_ipython():
+    """IPython shows an exception with _render_traceback_ as those lines: the verdict, once, with no
+    frame of the checker; str() keeps the whole message for pytest and nbgrader."""
+    error = _failure("rnn_step_forward", MISTAKES["rnn_step_forward"]["no_bias"])
+    rendered = "\n".join(error._render_traceback_())
+    assert "runner.py" not in rendered and "Traceback" not in rendered
+    assert rendered.count("the bias b_h is left out") == 1
+    assert "the bias b_h is left out" in str(error)
+
+
+def test_other_failing_outputs_of_that_case_are_named_in_one_line():
+    lines = _failure("lstm_step_backward", MISTAKES["lstm_step_backward"]["no_tanh_c_path"],
+                     REFERENCE["lstm_step_forward"]).lines
+    also = [line for line in lines if line.startswith("  Also wrong on that case: ")]
+    assert len(also) == 1 and "dh_prev" in also[0] and "dx" not in also[0].split(":", 1)[1].split(",")[0]
+
+
+def _lstm_backward_calling(step_backward):
+    """The reference lstm_backward's code, calling ``step_backward`` as its lstm_step_backward."""
+    import inspect
+
+    from autograder.reference import lesson03
+
+    scope = {"np": np, "lstm_step_backward": step_backward, "lstm_step_forward": REFERENCE["lstm_step_forward"]}
+    exec(inspect.getsource(lesson03.lstm_backward), scope)
+    return scope["lstm_backward"]
+
+
+def test_a_failing_function_it_calls_is_said_first_and_only():
+    """A correct lstm_backward over a step backward that drops dc_next matches the catalogued "the
+    loop does not carry the cell gradient"; the verdict says first that the step fails its own
+    check, and names no mistake of the loop's that may blame the wrong place."""
+    backward = _lstm_backward_calling(MISTAKES["lstm_step_backward"]["dc_next_dropped"])
+    error = _failure("lstm_backward", backward, REFERENCE["lstm_forward"])
+    assert error.lines[1].startswith("  → Your lstm_step_backward (3.2) does not pass its own check")
+    assert str(error).startswith("Your lstm_step_backward (3.2) does not pass its own check")
+    assert "known mistake" not in str(error) and not any("known mistake" in line for line in error.lines)
+    assert not any("How to find it" in line for line in error.lines)
+
+
+def test_one_number_is_said_to_be_a_number():
+    """A loss is "a number", never "a numpy array"; an array where one number belongs says so, and a
+    NumPy float or a 0-d array passes like a Python float."""
+    ref = REFERENCE["truncated_bptt"]
+
+    def as_vector(*args):
+        loss, grads, h_last = ref(*args)
+        return np.array([loss, loss]), grads, h_last
+
+    def as_numpy(*args):
+        loss, grads, h_last = ref(*args)
+        return np.float64(loss), grads, h_last
+
+    message = str(_failure("truncated_bptt", as_vector))
+    assert "loss: expected a number (a float), got an ndarray of shape (2,)" in message
+    run_check("truncated_bptt", as_numpy, verbose=True, quiet=True)
+    result = _evaluate("truncated_bptt", ref)
+    assert any(f.message == "loss is a number" for f in result["findings"])
+    assert not any("loss is a numpy array" in f.message or "loss has shape" in f.message for f in result["findings"])
+
+
+def test_an_input_returned_as_an_output_is_named():
+    """dh[:, 0] returned as dh0 is said to be that input on every case, not "an array made with
+    np.zeros" (which it happens to be on the case with a gradient at the last step only)."""
+    ref = REFERENCE["rnn_backward"]
+
+    def backward(dh, cache):
+        dx, _, *rest = ref(dh, cache)
+        return (dx, dh[:, 0], *rest)
+
+    message = str(_failure("rnn_backward", backward))
+    assert "on every case it equals the input dh[:, 0]" in message
+    assert "np.zeros" not in message
+
+
+def test_a_partial_match_is_said_only_when_the_case_points_at_one_mistake():
+    """A relative error over max(|a|, |b|) gives, on one case, what two catalogued mistakes give: the
+    case cannot tell which, so neither is suggested (each would blame a mistake not made)."""
+
+    def relative_error(a, b):
+        return np.max(np.abs(a - b) / np.maximum(np.maximum(np.abs(a), np.abs(b)), 1e-8))
+
+    result = _evaluate("relative_error", relative_error)
+    assert result["status"] == "fail" and result["maybe"] == [] and "On this case" not in result["message"]

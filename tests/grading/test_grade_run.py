@@ -336,3 +336,22 @@ def test_a_run_shows_its_progress_on_stderr_and_the_table_on_stdout(tmp_path, ca
     run(tmp_path, tmp_path / "submitted")
     printed = capsys.readouterr()
     assert printed.out == "" and "grading" not in printed.err
+
+
+@pytest.mark.slow
+def test_samples_class_report(sample_run):
+    """The run writes the class report next to grades.csv: every sample counted, each sample's
+    catalogued mistake ranked with its count (the mistakes and fakechecks samples make them), the
+    unreadable and the untouched notebooks counted, and only the samples that edited or deleted
+    check cells listed to be read by hand."""
+    tmp, result = sample_run
+    out = tmp / "out" / "samples"
+    numbers = json.loads((out / f"class_report_{LESSON}.json").read_text())
+    assert (out / f"class_report_{LESSON}.html").exists()
+    assert numbers["students"]["submitted"] == len(samples.expected_scores(LESSON))
+    assert numbers["students"]["could_not_be_read"] == 1 and numbers["students"]["did_not_attempt"] == 1
+    by = {e["name"]: e for e in numbers["exercises"]}
+    for name, edit in SAMPLE_EDITS[LESSON]["mistakes"].items():
+        assert [(m["key"], m["count"]) for m in by[name]["mistakes"]] == [(edit["mistake"], 2)]
+    assert sorted(r["student"] for r in numbers["read_by_hand"]) == ["sample-fakechecks", "sample-nochecks"]
+    assert numbers["run"]["seeds"] == [7]

@@ -270,6 +270,14 @@ def test_gradients_and_halves_are_named_in_the_grade_report_as_in_the_notebook(l
     assert result.status == "fail" and "h[..., :4] matches, the reverse direction's half h[..., 4:] does not" in result.message
 
 
+def test_a_gru_slip_is_narrowed_to_its_block_in_the_grade_report_as_in_the_notebook(gru_slip_in_block):
+    """A slip in the update gate's block of da is named by its block on hidden cases too."""
+    ns = {"gru_step_backward": gru_slip_in_block("z"), "gru_step_forward": REFERENCE["gru_step_forward"]}
+    result = _grade("gru_step_backward", ns)
+    assert result.status == "fail" and result.points == 0
+    assert "the z block db[H:2H] does not: look at da_z" in result.message, result.message
+
+
 def test_exception_whose_str_fails_is_judged_not_raised(unprintable_error):
     def crashes(scores):
         raise unprintable_error()
@@ -599,3 +607,54 @@ def test_a_function_the_check_runs_first_that_is_not_defined_is_named():
     assert "NoneType" not in result.message and result.message.endswith(
         "Fix bidirectional_rnn_forward first (its own check is check.bidirectional_rnn_forward)."
     )
+
+
+def test_a_failing_function_it_calls_is_said_first_and_only_in_the_grade_report():
+    """As in the notebook: a correct lstm_backward over a step backward that drops dc_next is told
+    first that the step fails, and no catalogued mistake of the loop is named."""
+    import inspect
+
+    from autograder.grading.compare import note_failing_dependencies
+    from autograder.reference import lesson03
+
+    scope = {
+        "np": np,
+        "lstm_step_backward": MISTAKES["lstm_step_backward"]["dc_next_dropped"],
+        "lstm_step_forward": REFERENCE["lstm_step_forward"],
+        "lstm_forward": REFERENCE["lstm_forward"],
+    }
+    exec(inspect.getsource(lesson03.lstm_backward), scope)
+    results = [_grade("lstm_step_backward", scope), _grade("lstm_backward", scope)]
+    assert results[1].mistake == "dc_not_carried"  # what the outputs match, before the notes
+    note_failing_dependencies(results)
+    backward = results[1]
+    assert backward.message.startswith("Your lstm_step_backward (3.2) does not pass its own hidden cases")
+    assert backward.lines[1].startswith("  → Your lstm_step_backward (3.2)")
+    assert "known mistake" not in backward.message and not any("How to find it" in line for line in backward.lines)
+
+
+def test_one_wrong_number_is_reported_without_the_hidden_value():
+    """A loss that is off says how far, never what the hidden case's loss is."""
+    ref = REFERENCE["truncated_bptt"]
+
+    def scaled(*args):
+        loss, grads, h_last = ref(*args)
+        return 1.5 * loss, grads, h_last
+
+    hidden = hidden_cases(EXERCISES["truncated_bptt"], 7)
+    result = judge(hidden, child.run_exercise({"truncated_bptt": scaled}, hidden.request()), memory_mb=512)
+    assert result.status == "fail" and "loss: values differ; error" in result.message
+    true_loss = float(hidden.expected[0]["loss"])
+    text = result.message + "\n".join(result.lines)
+    assert f"{true_loss:.6g}" not in text and "expected" not in text.split("loss: values differ")[1].split("\n")[0]
+
+
+def test_an_input_returned_as_an_output_is_named_in_the_grade_report():
+    ref = REFERENCE["rnn_backward"]
+
+    def backward(dh, cache):
+        dx, _, *rest = ref(dh, cache)
+        return (dx, dh[:, 0], *rest)
+
+    result = _grade("rnn_backward", {"rnn_backward": backward})
+    assert "on every case it equals the input dh[:, 0]" in result.message

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import nbformat
 import numpy as np
+import pytest
 
 from autograder.checks.runner import evaluate, load_fixture
 from autograder.reference import lesson04 as ref
@@ -61,6 +62,19 @@ def test_backward_check_detects_mutated_cache():
     )
     assert result["status"] == "fail"
     assert any(f.prop == "inputs" and not f.ok for f in result["findings"])
+
+
+@pytest.mark.parametrize(
+    ("block", "cols"), [("r", "db[0:H]"), ("z", "db[H:2H]"), ("n", "db[2H:3H]")]
+)
+def test_step_backward_slip_is_narrowed_to_its_block(block, cols, gru_slip_in_block):
+    """A slip in one block of da is named by its block, r, z or n, in the verdict itself."""
+    exercise = next(e for e in EXERCISES if e.name == "gru_step_backward")
+    result = evaluate(
+        exercise, gru_slip_in_block(block), *load_fixture(exercise), {"gru_step_forward": ref.gru_step_forward}
+    )
+    assert result["status"] == "fail" and not result["mistakes"]
+    assert f"the {block} block {cols} does not: look at da_{block}" in result["message"], result["message"]
 
 
 # --------------------------------------------------------------------------

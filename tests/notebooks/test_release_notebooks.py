@@ -84,3 +84,30 @@ def test_learner_with_correct_answers_passes_every_check_and_one_mistake_is_name
     # rnn_forward builds on the broken step, so it fails too; everything else passes.
     assert checks.pop("check_rnn_forward")
     assert all(not err for err in checks.values()), checks
+
+
+def test_a_failing_check_shows_its_verdict_once_and_no_traceback_in_a_kernel():
+    """In a real kernel a failing check cell errors (nbgrader and nbval need that), and what it shows
+    is the verdict alone: no frame of the checker, the message once; a pass prints one line."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("import numpy as np\nfrom autograder.checks import check"),
+        nbformat.v4.new_code_cell(
+            "def softmax(scores):\n    e = np.exp(scores)\n    return e / e.sum(axis=0, keepdims=True)\n"
+            "check.softmax(softmax)"
+        ),
+        nbformat.v4.new_code_cell(
+            "def softmax(scores):\n    e = np.exp(scores - scores.max(axis=-1, keepdims=True))\n"
+            "    return e / e.sum(axis=-1, keepdims=True)\ncheck.softmax(softmax)"
+        ),
+    ]
+    nb = _run(nb)
+    (error,) = [o for o in nb.cells[1].outputs if o.output_type == "error"]
+    shown = "\n".join(error.traceback)
+    assert shown.startswith("✗ softmax (2 points): fails on public case")
+    assert "runner.py" not in shown and "Traceback" not in shown and "File " not in shown
+    assert not [o for o in nb.cells[1].outputs if o.output_type == "stream" and o.name == "stdout"]  # said once
+    assert error.ename == "CheckFailed" and "softmax" in error.evalue
+    (passed,) = nb.cells[2].outputs
+    assert passed.output_type == "stream" and passed.text.startswith("✓ softmax (2 points): all")
+    assert passed.text.count("\n") == 1
