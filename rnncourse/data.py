@@ -58,6 +58,28 @@ def load_sunspots() -> tuple:
     return _monthly_csv("sunspots_monthly_1749_2008.csv")
 
 
+# The fixed split of the Shakespeare text (lesson 07): contiguous parts, by position, never shuffled.
+SHAKESPEARE_SPLITS = {"train": (0.0, 0.9), "validation": (0.9, 0.95), "test": (0.95, 1.0)}
+
+
+def load_shakespeare(split: str | None = None) -> str:
+    """Six Shakespeare tragedies as one ASCII text of 841,795 characters (73 distinct ones).
+
+    Macbeth, Hamlet, Julius Caesar, Romeo and Juliet, Othello and King Lear, in that order, from
+    Project Gutenberg's editions (see ``data/README.md``). ``split`` is None for the whole text,
+    or one of the fixed contiguous parts: "train" (the first 90% of the characters), "validation"
+    (the next 5%) and "test" (the last 5%, the end of King Lear). The parts follow each other in
+    the play, so the end of one is the context of the start of the next.
+    """
+    text = (data_dir() / "shakespeare_six_tragedies.txt").read_text(encoding="ascii")
+    if split is None:
+        return text
+    if split not in SHAKESPEARE_SPLITS:
+        raise ValueError(f"split must be None or one of {sorted(SHAKESPEARE_SPLITS)}, got {split!r}")
+    start, end = SHAKESPEARE_SPLITS[split]
+    return text[int(start * len(text)) : int(end * len(text))]
+
+
 # --------------------------------------------------------------------------
 # Lesson 08: a generated sentiment task in which word order matters
 # --------------------------------------------------------------------------
