@@ -58,6 +58,28 @@ def load_sunspots() -> tuple:
     return _monthly_csv("sunspots_monthly_1749_2008.csv")
 
 
+# The fixed split of the Shakespeare text (lesson 07): contiguous parts, by position, never shuffled.
+SHAKESPEARE_SPLITS = {"train": (0.0, 0.9), "validation": (0.9, 0.95), "test": (0.95, 1.0)}
+
+
+def load_shakespeare(split: str | None = None) -> str:
+    """Six Shakespeare tragedies as one ASCII text of 841,795 characters (73 distinct ones).
+
+    Macbeth, Hamlet, Julius Caesar, Romeo and Juliet, Othello and King Lear, in that order, from
+    Project Gutenberg's editions (see ``data/README.md``). ``split`` is None for the whole text,
+    or one of the fixed contiguous parts: "train" (the first 90% of the characters), "validation"
+    (the next 5%) and "test" (the last 5%, the end of King Lear). The parts follow each other in
+    the play, so the end of one is the context of the start of the next.
+    """
+    text = (data_dir() / "shakespeare_six_tragedies.txt").read_text(encoding="ascii")
+    if split is None:
+        return text
+    if split not in SHAKESPEARE_SPLITS:
+        raise ValueError(f"split must be None or one of {sorted(SHAKESPEARE_SPLITS)}, got {split!r}")
+    start, end = SHAKESPEARE_SPLITS[split]
+    return text[int(start * len(text)) : int(end * len(text))]
+
+
 # --------------------------------------------------------------------------
 # Lesson 08: a generated sentiment task in which word order matters
 # --------------------------------------------------------------------------
@@ -69,6 +91,7 @@ _NOUNS = (
     "script", "dialogue", "camera", "soundtrack",
 )
 _INTENSIFIERS = ("very", "really", "so", "truly", "quite", "extremely")
+_CONCESSIVES = (("although",), ("even", "though"), ("though",))  # "X , although Y" takes the sign of X
 
 
 def load_film_adjectives() -> dict[str, float]:
@@ -93,19 +116,25 @@ def make_sentiment_sentences(n_sentences: int, seed: int, pair_fraction: float =
     :func:`load_film_adjectives`. A clause is positive when its adjective's valence is positive, flipped by
     "not"; an intensifier ("very", "really", ...) never changes the sign. Two clauses are joined by
     ", but" (the sentence takes the sign of the clause after "but") or by "and" (only when both clauses
-    agree), or as "the NOUN was not A , it was B" (the sign of B).
+    agree), or as "the NOUN was not A , it was B" (the sign of B), or by ", although" (or ", even though",
+    ", though"): then the sentence takes the sign of the clause **before** it. That is the only form in
+    which the deciding clause is not the last one, so that reading the last clause alone is not enough.
 
     About ``pair_fraction`` of the sentences come in **counterbalanced pairs**: two sentences with the same
     words, each as many times, and opposite labels ("the plot was good , but the acting was bad" and "the
-    plot was bad , but the acting was good"). The others are single sentences of every form, one clause or
-    two. Every sentence is distinct.
+    plot was bad , but the acting was good"). Six kinds, equally likely: four in which the last clause
+    decides (which adjective follows "but"; which clause "not" negates, with "but" and with "and"; which
+    adjective "not ..., it was" denies) and two in which the first one does (which adjective comes before
+    "although"; which clause "not" negates, with "although"). The others are single sentences of every
+    form, one clause or two. Every sentence is distinct.
 
     Returns a dict of:
         sentences: list of token lists (a comma is a token of its own);
         labels: (n,) int64, 1 positive, 0 negative;
         pair: (n,) int64, the index of a sentence's pair (both members share it), -1 for a single sentence;
         form: list of str, the template of each sentence ("simple", "but", "and", "not-it-was",
-            "pair:but-swap", "pair:not-swap-but", "pair:not-swap-and", "pair:not-it-was");
+            "although", "pair:but-swap", "pair:not-swap-but", "pair:not-swap-and", "pair:not-it-was",
+            "pair:although-swap", "pair:not-swap-although");
         test: (n,) bool, True for the held-out sentences (about ``test_fraction`` of them; the two
             sentences of a pair are always held out together).
     """
@@ -128,9 +157,12 @@ def make_sentiment_sentences(n_sentences: int, seed: int, pair_fraction: float =
     def sign():
         return 1 if rng.random() < 0.5 else -1
 
+    def concessive():
+        return [","] + list(_CONCESSIVES[rng.integers(len(_CONCESSIVES))])
+
     def single():
         n1, n2 = nouns()
-        kind = rng.choice(["simple", "but", "and", "not-it-was"], p=[0.6, 0.2, 0.1, 0.1])
+        kind = rng.choice(["simple", "but", "and", "not-it-was", "although"], p=[0.45, 0.2, 0.1, 0.1, 0.15])
         if kind == "simple":
             neg, s = bool(rng.random() < 0.25), sign()
             return _clause(n1, adjective(s), neg, intensifier()), int(s * (-1 if neg else 1) > 0), kind
@@ -139,6 +171,12 @@ def make_sentiment_sentences(n_sentences: int, seed: int, pair_fraction: float =
             words = _clause(n1, adjective(-s), True, intensifier()) + [",", "it", "was", adjective(s)]
             return words, int(s > 0), kind
         neg1, neg2 = bool(rng.random() < 0.2), bool(rng.random() < 0.2)
+        if kind == "although":  # the first clause decides; the second concedes, mostly the other way
+            s1 = sign()
+            s2 = -s1 if rng.random() < 0.7 else s1
+            a1, a2 = adjective(s1 * (-1 if neg1 else 1)), adjective(s2 * (-1 if neg2 else 1))
+            words = _clause(n1, a1, neg1, intensifier()) + concessive() + _clause(n2, a2, neg2, intensifier())
+            return words, int(s1 > 0), kind
         s2 = sign()
         a2 = adjective(s2 * (-1 if neg2 else 1))  # so that the second clause has sign s2
         if kind == "but":
@@ -155,7 +193,9 @@ def make_sentiment_sentences(n_sentences: int, seed: int, pair_fraction: float =
         """Two sentences with the same words and opposite labels; the first is positive."""
         n1, n2 = nouns()
         i1, i2 = intensifier(), intensifier()
-        kind = rng.choice(["but-swap", "not-swap-but", "not-swap-and", "not-it-was"])
+        kind = rng.choice(
+            ["but-swap", "not-swap-but", "not-swap-and", "not-it-was", "although-swap", "not-swap-although"]
+        )
         if kind == "but-swap":  # which adjective comes after "but"
             p, n = adjective(1), adjective(-1)
             first = _clause(n1, n, False, i1) + [",", "but"] + _clause(n2, p, False, i2)
@@ -170,6 +210,16 @@ def make_sentiment_sentences(n_sentences: int, seed: int, pair_fraction: float =
             p, n = adjective(1), adjective(-1)
             first = _clause(n1, p, False, i1) + ["and"] + _clause(n2, n, True, i2)
             second = _clause(n1, p, True, i1) + ["and"] + _clause(n2, n, False, i2)
+        elif kind == "although-swap":  # which adjective comes before "although": that one decides
+            p, n, joint = adjective(1), adjective(-1), concessive()
+            first = _clause(n1, p, False, i1) + joint + _clause(n2, n, False, i2)
+            second = _clause(n1, n, False, i1) + joint + _clause(n2, p, False, i2)
+        elif kind == "not-swap-although":  # which clause "not" negates; the first clause decides
+            s, joint = sign(), concessive()
+            a, b = adjective(s), adjective(s)
+            pos_neg = (False, True) if s > 0 else (True, False)  # negate the second clause when s > 0
+            first = _clause(n1, a, pos_neg[0], i1) + joint + _clause(n2, b, pos_neg[1], i2)
+            second = _clause(n1, a, pos_neg[1], i1) + joint + _clause(n2, b, pos_neg[0], i2)
         else:  # "the N was not A , it was B": which adjective is denied
             p, n = adjective(1), adjective(-1)
             first = _clause(n1, n, True, i1) + [",", "it", "was", p]

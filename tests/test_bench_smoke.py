@@ -61,3 +61,18 @@ def test_bench_class_report_quick_rebuilds_every_lesson():
     )
     assert result.returncode == 0, result.stderr
     assert re.search(r"class report: 20 students x \d+ lessons rebuilt in [\d.]+ s", result.stdout), result.stdout
+
+
+def test_bench_training_quick_prints_its_row():
+    """The quick training-step benchmark (lesson 07's model at tiny sizes) exits 0 and prints its row,
+    with a torch column only when torch is importable."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "training", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^\| embedding → LSTM → linear → cross-entropy, backward, clip, Adam \| 4 \| 10 \|", result.stdout, re.MULTILINE), result.stdout
+    assert "Where one step of ours goes" in result.stdout

@@ -98,6 +98,21 @@ SAMPLE_EDITS: dict[str, dict] = {
             },
         },
     },
+    "07_language_model": {
+        "partial": ("embedding_forward", "perplexity", "softmax_with_temperature"),
+        "mistakes": {
+            "stream_batches": {
+                "old": "y = ids[1 : N * S + 1].reshape(N, S)[:, : K * T]",
+                "new": "y = ids[: N * S].reshape(N, S)[:, : K * T]",
+                "mistake": "not_shifted",
+            },
+            "bigram_probs": {
+                "old": "np.add.at(counts, (ids[:-1], ids[1:]), 1.0)",
+                "new": "counts[ids[:-1], ids[1:]] += 1.0",
+                "mistake": "repeats_lost",
+            },
+        },
+    },
     "08_sentiment": {
         "partial": ("pad_batch", "bag_of_words", "sigmoid_cross_entropy"),
         "mistakes": {

@@ -103,8 +103,8 @@ def _resample(kind):
     def resample(times, values, start, step, n_steps):
         if kind != "unsorted_accepted":
             bad = np.diff(times) <= 0 if kind == "strict_order" else np.diff(times) < 0
-            if np.any(bad):
-                raise ValueError("times must be sorted")
+            if np.any(bad):  # what an assert raises (written out: python -O would drop an assert)
+                raise (AssertionError if kind == "unsorted_other_error" else ValueError)("times must be sorted")
         where = (times - start) / step
         bins = (np.round(where) if kind == "nearest_grid_point" else np.floor(where)).astype(np.int64)
         bins = np.clip(bins, 0, n_steps - 1)  # unsorted or rounded readings stay on the grid
@@ -119,6 +119,8 @@ def _resample(kind):
         else:
             grid[observed] = sums[observed] / counts[observed]
         k = np.arange(n_steps)
+        if kind == "interpolated_readings":  # a line through the readings, read off at the grid points
+            return np.interp(start + k * step, times, values), observed
         if kind == "gaps_zero":
             return grid, observed
         if kind == "gaps_previous":
@@ -184,12 +186,16 @@ def _baselines(kind):
             seasonal = history[-season:][:horizon]
         elif kind == "seasonal_one_step_late":
             seasonal = history[T - season - 1 + (h - 1) % season]
+        elif kind == "seasonal_h_mod_season":
+            seasonal = history[T - season + h % season]
         elif kind == "seasonal_from_start":
             seasonal = history[(h - 1) % season]
         elif kind == "drift_over_T":
             drift = history[-1] + h * (history[-1] - history[0]) / T
         elif kind == "drift_once":
             drift = np.full(horizon, history[-1] + (history[-1] - history[0]) / (T - 1))
+        elif kind == "drift_from_last_value":
+            drift = history[-1] + (h - 1) * (history[-1] - history[0]) / (T - 1)
         return naive, seasonal, drift
 
     return baselines
@@ -198,9 +204,12 @@ def _baselines(kind):
 def _errors(kind):
     def errors(y_true, y_pred, y_train, season):
         e = y_true - y_pred
-        mae = np.mean(e) if kind == "signed_mae" else np.mean(np.abs(e))
-        mse = np.mean(e**2)
+        axis = 0 if kind == "means_over_first_axis" else None
+        mae = np.mean(e) if kind == "signed_mae" else np.mean(np.abs(e), axis=axis)
+        mse = np.mean(e**2, axis=axis)
         rmse = mse if kind == "mse_not_rmse" else np.sqrt(mse)
+        if kind == "rmse_per_forecast":
+            rmse = np.mean(np.sqrt(np.mean(e**2, axis=-1)))  # one RMSE per forecast (row), then their mean
         if kind == "mase_lag_one":
             scale = np.mean(np.abs(np.diff(y_train)))
         elif kind == "mase_out_of_sample":
@@ -222,7 +231,7 @@ def _iterated(kind):
         for j in range(horizon):
             if kind == "true_values_fed_back":
                 recent = list(series[origin + j - window : origin + j])
-            y_next = float(predict_one(np.array(recent)))
+            y_next = float(predict_one(recent if kind == "list_to_model" else np.array(recent)))
             forecasts.append(y_next)
             if kind == "drops_newest":
                 recent = recent[:-1] + [y_next]
@@ -267,6 +276,8 @@ def _folds(kind):
                 rows.append([start, origin - 1, origin, origin + horizon - 1])
             else:
                 rows.append([start, origin, origin, origin + horizon])
+        if kind == "empty_not_two_d":
+            return np.array(rows, dtype=np.int64)  # (0,) when the list is empty
         return np.array(rows, dtype=np.int64).reshape(-1, 4)
 
     return folds
@@ -282,6 +293,8 @@ MISTAKES = {
             "readings_summed",
             "gaps_zero",
             "gaps_previous",
+            "unsorted_other_error",
+            "interpolated_readings",
             "nearest_grid_point",
         )
     },
@@ -313,14 +326,24 @@ MISTAKES = {
             "naive_mean",
             "season_not_repeated",
             "seasonal_one_step_late",
+            "seasonal_h_mod_season",
             "seasonal_from_start",
             "drift_over_T",
             "drift_once",
+            "drift_from_last_value",
         )
     },
     "forecast_errors": {
         kind: _errors(kind)
-        for kind in ("signed_mae", "mse_not_rmse", "mase_lag_one", "mase_out_of_sample", "mase_divided_by_T")
+        for kind in (
+            "signed_mae",
+            "mse_not_rmse",
+            "mase_lag_one",
+            "mase_out_of_sample",
+            "mase_divided_by_T",
+            "means_over_first_axis",
+            "rmse_per_forecast",
+        )
     },
     "iterated_forecast": {
         kind: _iterated(kind)
@@ -330,6 +353,7 @@ MISTAKES = {
             "drops_newest",
             "new_value_first",
             "no_feedback",
+            "list_to_model",
         )
     },
     "direct_targets": {
@@ -345,6 +369,7 @@ MISTAKES = {
             "sliding_ignored",
             "closed_intervals",
             "step_is_horizon",
+            "empty_not_two_d",
         )
     },
 }

@@ -130,7 +130,12 @@ def _bow_mistake(kind):
             return np.bincount(ids[mask], minlength=vocab_size).astype(np.float64)
         counts = np.zeros((N, vocab_size))
         for n in range(N):
-            words = ids[n] if kind == "counts_padding" else ids[n][mask[n]]
+            if kind == "counts_padding":
+                words = ids[n]
+            elif kind == "pad_is_zero":
+                words = ids[n][ids[n] != 0]  # the mask left unused
+            else:
+                words = ids[n][mask[n]]
             if kind == "presence_only":
                 counts[n, words] += 1.0  # fancy += applies once per distinct index
             else:
@@ -220,8 +225,9 @@ def _sce_mistake(kind):
                 losses = -(y * np.log(p) + (1 - y) * np.log(1 - p))
             elif kind == "softplus_overflow":
                 losses = np.log(1.0 + np.exp(logits)) - logits * y
-            elif kind == "clipped_probs":
-                q = np.clip(p, 1e-7, 1 - 1e-7)
+            elif kind in ("clipped_probs", "clipped_probs_1e15"):
+                eps = 1e-7 if kind == "clipped_probs" else 1e-15
+                q = np.clip(p, eps, 1 - eps)
                 losses = -(y * np.log(q) + (1 - y) * np.log(1 - q))
             else:
                 losses = np.maximum(logits, 0.0) - logits * y + np.log1p(np.exp(-np.abs(logits)))
@@ -244,7 +250,7 @@ MISTAKES = {
         for k in ("left_padded", "lengths_minus_one", "mask_one_long", "pads_with_zero", "mask_inverted")
     },
     "bag_of_words": {
-        k: _bow_mistake(k) for k in ("counts_padding", "presence_only", "normalized", "batch_total")
+        k: _bow_mistake(k) for k in ("counts_padding", "pad_is_zero", "presence_only", "normalized", "batch_total")
     },
     "last_step_forward": {
         k: _last_step_mistake(k)
@@ -274,6 +280,7 @@ MISTAKES = {
             "log_of_sigmoid",
             "softplus_overflow",
             "clipped_probs",
+            "clipped_probs_1e15",
             "gradient_sign",
             "grad_not_averaged",
             "sum_not_mean",

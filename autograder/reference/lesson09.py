@@ -209,6 +209,8 @@ def _loss(kind):
             loss = nll.mean()
         elif kind == "divided_by_all_steps":
             loss = np.sum(nll * mask) / mask.size
+        elif kind == "divided_by_rows":  # a loss per sequence
+            loss = np.sum(nll * mask) / len(y)
         elif kind == "summed":
             loss = np.sum(nll * mask)
         elif kind == "mean_per_sequence":
@@ -224,7 +226,7 @@ def _decode(kind):
     def decode(step, h0, max_len):
         N = h0.shape[0]
         ids = np.full((N, max_len), PAD, dtype=np.int64)
-        prev = np.full(N, START, dtype=np.int64)
+        prev = np.full(N, PAD if kind == "starts_from_pad" else START, dtype=np.int64)
         h = h0
         done = np.zeros(N, dtype=bool)
         first = None
@@ -266,6 +268,11 @@ def _additive(kind):
         full = np.broadcast_to(mask[:, None, :], e.shape)
         if kind == "padding_weighted":
             alpha = _masked_softmax(e, np.ones_like(full))
+        elif kind == "padding_scores_zero":  # e * mask: padding scores 0, an ordinary score
+            alpha = _masked_softmax(e * full, np.ones_like(full))
+        elif kind == "mask_inverted":  # True read as padding: NaN (0 / 0) where nothing is left
+            with np.errstate(invalid="ignore"):
+                alpha = _masked_softmax(e, ~full)
         elif kind == "mask_after_softmax":
             alpha = _masked_softmax(e, np.ones_like(full)) * full
         elif kind == "softmax_over_queries":
@@ -330,7 +337,12 @@ def _dot(kind):
         d = Q.shape[-1]
         scale = {"no_scaling": 1.0, "scaled_by_d": 1.0 / d}.get(kind, 1.0 / np.sqrt(d))
         scores = Q @ K.transpose(0, 2, 1) * scale
-        if kind in ("mask_ignored", "mask_added_after_softmax", "mask_multiplied_after_softmax"):
+        if kind == "masked_scores_zero":  # scores * mask: masked scores 0, an ordinary score
+            alpha = _masked_softmax(scores * mask, np.ones_like(mask))
+        elif kind == "mask_inverted":  # True read as hidden: NaN (0 / 0) where nothing is left
+            with np.errstate(invalid="ignore"):
+                alpha = _masked_softmax(scores, ~mask)
+        elif kind in ("mask_ignored", "mask_added_after_softmax", "mask_multiplied_after_softmax"):
             alpha = _masked_softmax(scores, np.ones_like(mask))
             if kind == "mask_added_after_softmax":
                 alpha = alpha + np.where(mask, 0.0, -1e9)
@@ -352,7 +364,7 @@ def _dot_backward(kind):
     def backward(dout, cache):
         Q, K, V, alpha = cache
         d = Q.shape[-1]
-        dV = alpha.transpose(0, 2, 1) @ dout
+        dV = alpha @ dout if kind == "dV_not_transposed" else alpha.transpose(0, 2, 1) @ dout
         dalpha = dout @ V.transpose(0, 2, 1)
         if kind == "softmax_skipped":
             dscores = dalpha
@@ -391,6 +403,7 @@ MISTAKES = {
             "encoder_ignored",
             "padding_counted",
             "divided_by_all_steps",
+            "divided_by_rows",
             "summed",
             "mean_per_sequence",
         )
@@ -404,6 +417,7 @@ MISTAKES = {
             "not_fed_back",
             "state_not_carried",
             "start_in_output",
+            "starts_from_pad",
             "truncated",
         )
     },
@@ -413,6 +427,8 @@ MISTAKES = {
             "softmax_over_queries",
             "padding_weighted",
             "mask_after_softmax",
+            "padding_scores_zero",
+            "mask_inverted",
             "no_tanh",
             "projected_keys_as_values",
         )
@@ -443,6 +459,8 @@ MISTAKES = {
             "scaled_by_d",
             "mask_added_after_softmax",
             "mask_multiplied_after_softmax",
+            "masked_scores_zero",
+            "mask_inverted",
             "mask_ignored",
             "softmax_over_queries",
         )
@@ -454,6 +472,7 @@ MISTAKES = {
             "softmax_backward_no_sum",
             "softmax_skipped",
             "dK_not_transposed",
+            "dV_not_transposed",
         )
     },
 }

@@ -22,7 +22,9 @@ computed inside :attr:`Exercise.call`, as lesson 02 does:
   the test span, the split was shuffled, which is reported the same way.
 
 ``iterated_forecast`` takes a one-step model as a callable: the call builds it
-from numeric case inputs, a linear autoregression ``window @ weights + bias``.
+from numeric case inputs, a linear autoregression ``window @ weights + bias``. It
+takes the window as any numpy array of ``window`` values, but not as a list
+(:data:`NOT_AN_ARRAY`): the notebook's network models reshape it.
 """
 
 from __future__ import annotations
@@ -47,7 +49,10 @@ from autograder.suites.core import (
 
 LESSON = "06_time_series"
 
-UNSORTED = "unsorted times accepted (0 = refused with a ValueError, 1 = a result returned, 2 = another error raised)"
+UNSORTED = (
+    "unsorted times refused with a ValueError (0 = yes; 1 = no, a result was returned; 2 = no, another error "
+    "was raised)"
+)
 REPEAT_REFUSED = (
     "resample_to_grid raised ValueError on times that are sorted but repeat a stamp (two readings taken at "
     "the same time, as happens when two sensors report at once): only a stamp smaller than the one before it "
@@ -60,6 +65,14 @@ SHUFFLED = (
 REORDERED = (
     "split_and_scale: the training part holds the first n_train values, but in another order: keep them in "
     "time order (windows cut from a shuffled series mix months from different years)"
+)
+FLOAT_FOLDS = (
+    "rolling_origin_folds: the folds hold floats ({dtype}), where they are indices to slice with: make the "
+    "array with dtype=int (np.zeros and np.array of floats give floats)"
+)
+NOT_AN_ARRAY = (
+    "iterated_forecast passed predict_one a {kind}, where it takes a numpy array of the last window values, "
+    "oldest first (the network models of section 6 call recent.reshape, which a {kind} does not have)"
 )
 
 
@@ -233,6 +246,20 @@ RESAMPLE_TO_GRID = Exercise(
             "gaps_previous",
             "grid points without a reading repeat the previous observed value (a forward fill), not a straight line",
             "interpolate linearly between the observed neighbours: np.interp(k, k[observed], means[observed])",
+        ),
+        Mistake(
+            "unsorted_other_error",
+            "unsorted times are refused with another error than the ValueError asked for (an assert raises "
+            "AssertionError)",
+            "raise it yourself: if np.any(np.diff(times) < 0): raise ValueError('times must be sorted ...'). An "
+            "assert is a check for the programmer, and python -O removes it",
+        ),
+        Mistake(
+            "interpolated_readings",
+            "the grid values are interpolated straight from the readings at their own times "
+            "(np.interp(grid_times, times, values)), not the mean of each grid point's readings",
+            "first average the readings of each grid point (np.bincount), then interpolate only across the "
+            "grid points that have none: np.interp(k, k[observed], means[observed])",
         ),
         Mistake(
             "nearest_grid_point",
@@ -499,6 +526,13 @@ BASELINE_FORECASTS = Exercise(
             "that is history[-season]",
         ),
         Mistake(
+            "seasonal_h_mod_season",
+            "the seasonal naive forecast is one step off: it takes the value season - 1 steps back, not season "
+            "(index T - season + h % season, with h counted from 1)",
+            "step h = 1, 2, ... repeats the value one season before it: history[T - season + (h - 1) % season]; "
+            "for h = 1 that is history[-season]",
+        ),
+        Mistake(
             "seasonal_from_start",
             "the seasonal naive forecast repeats the first season of the history, not the last",
             "count from the end: index T - season + (h - 1) % season",
@@ -512,6 +546,12 @@ BASELINE_FORECASTS = Exercise(
             "drift_once",
             "the drift forecast adds the slope once, whatever the step",
             "step h adds h slopes: history[-1] + h * slope, with h = np.arange(1, horizon + 1)",
+        ),
+        Mistake(
+            "drift_from_last_value",
+            "the drift forecast starts one step late: step h adds h - 1 slopes, so step 1 repeats the last value",
+            "step 1 is already one step after the last value: history[-1] + h * slope, with "
+            "h = np.arange(1, horizon + 1)",
         ),
     ),
 )
@@ -528,12 +568,23 @@ def _errors_case(rng, T, H, season, bias=0.0):
     return {"y_true": y_true, "y_pred": y_true + _normal(rng, H) + bias, "y_train": y_train, "season": season}
 
 
+def _stacked_errors_case(rng, T, K, H, season):
+    """K forecasts of H steps from K origins, stacked (K, H), as a rolling evaluation scores them."""
+    y_train = np.cumsum(_normal(rng, T)) + 20.0
+    y_true = y_train[-1] + np.cumsum(_normal(rng, K, H), axis=1)
+    return {"y_true": y_true, "y_pred": y_true + _normal(rng, K, H), "y_train": y_train, "season": season}
+
+
 def _errors_cases(rng: np.random.Generator) -> list[Case]:
     season = int(rng.integers(2, 7))
     T, H = int(rng.integers(3 * season, 30)), season + int(rng.integers(2, 6))
     return [
         Case("season 1 (no season: the scale is the in-sample naive error)", _errors_case(rng, 12, 5, 1)),
         Case("season 4, a forecast that is too high everywhere (bias + 2)", _errors_case(rng, 16, 8, 4, bias=2.0)),
+        Case(
+            "three forecasts of 6 steps stacked, y_true and y_pred (3, 6), season 2: every mean runs over all 18 errors",
+            _stacked_errors_case(rng, 14, 3, 6, 2),
+        ),
         Case(
             "everything random: a season of 2 to 6, a horizon longer than the season",
             _errors_case(rng, T, H, season),
@@ -583,6 +634,18 @@ FORECAST_ERRORS = Exercise(
             "the MASE scale divides the sum of the T - season seasonal differences by T",
             "there are T - season differences y_train[t] - y_train[t - season]: take their mean",
         ),
+        Mistake(
+            "means_over_first_axis",
+            "the means run over the first axis only (axis=0): with several forecasts stacked, one number per "
+            "step ahead comes back instead of one number",
+            "average over every entry, whatever the shape: np.mean(np.abs(e)), with no axis",
+        ),
+        Mistake(
+            "rmse_per_forecast",
+            "with several forecasts stacked, the RMSE is the mean of each forecast's own RMSE, not the root of "
+            "the mean squared error over all entries",
+            "square every error, average them all, then take one square root: np.sqrt(np.mean(e ** 2))",
+        ),
     ),
 )
 
@@ -625,6 +688,8 @@ def _one_step_model(weights: np.ndarray, bias: float) -> Callable:
     window = len(weights)
 
     def predict_one(recent):
+        if not isinstance(recent, np.ndarray):  # the notebook's network models call recent.reshape
+            raise CallProblem("type", NOT_AN_ARRAY.format(kind=type(recent).__name__))
         recent = np.asarray(recent, dtype=np.float64)
         if recent.size != window:
             raise ValueError(
@@ -679,6 +744,11 @@ ITERATED_FORECAST = Exercise(
             "no_feedback",
             "the window is never updated: every step forecasts from the same window",
             "after each step, drop the oldest value of the window and append the forecast",
+        ),
+        Mistake(
+            "list_to_model",
+            "the window is handed to predict_one as a Python list, not as a numpy array",
+            "keep the list for the bookkeeping if you like, but call predict_one(np.array(recent))",
         ),
     ),
 )
@@ -768,6 +838,7 @@ def _folds_cases(rng: np.random.Generator) -> list[Case]:
             case(17, 6, 3, 3, 0),
         ),
         Case("sliding training window of 5 points, step 2: n 15, initial 5, horizon 2", case(15, 5, 2, 2, 1)),
+        Case("no fold fits: n 8, initial 6, horizon 3 (the folds are an empty (0, 4) array)", case(8, 6, 3, 1, 0)),
         Case(
             "everything random: n, initial, horizon, step and expanding or sliding drawn at random",
             case(n, initial, horizon, step, sliding),
@@ -781,7 +852,13 @@ def _call_folds(fn: Callable, inputs: dict, helpers: dict) -> Any:
     # Called again with every index one later (as many folds, other numbers): this result must not
     # change. The inputs are integers, which the usual second call would leave as they are.
     check_kept(fn, "rolling_origin_folds", result, n + 1, initial + 1, horizon, step, sliding)
-    return result
+    if not isinstance(result, np.ndarray) or result.dtype.kind not in "iuf":
+        return result
+    if result.dtype.kind == "f" and result.size:
+        raise CallProblem("dtype", FLOAT_FOLDS.format(dtype=result.dtype))
+    # "An integer array": int32 (np.intc, or NumPy 1 on Windows) is one too; and an empty array
+    # (np.array([]) is float) indexes nothing, so only its shape is checked.
+    return result.astype(np.int64)
 
 
 ROLLING_ORIGIN_FOLDS = Exercise(
@@ -827,6 +904,11 @@ ROLLING_ORIGIN_FOLDS = Exercise(
             "step_is_horizon",
             "the origin moves by horizon at each fold, not by step",
             "origins are initial, initial + step, initial + 2 * step and so on, while origin + horizon <= n",
+        ),
+        Mistake(
+            "empty_not_two_d",
+            "when no fold fits, the result has shape (0,) (np.array of an empty list), not (0, 4)",
+            "give the array its 4 columns whatever the number of folds: np.array(folds, dtype=int).reshape(-1, 4)",
         ),
     ),
 )

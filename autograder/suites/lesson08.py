@@ -13,6 +13,13 @@ layer keeps running over the pads), so that reading or averaging them shows; the
 number of steps T never equals the number of units H or of rows N, so that a mask
 used without its feature axis crashes and a pairwise index taken as a slice shows
 as a shape.
+
+Every forward is called through ``call_keeping_inputs``, whose second call (on
+other inputs, to catch a reused result) gets copies of the arguments: the
+integer and boolean ones (``lengths``, ``mask``, ``ids``, ``y``) are not
+flipped by the decoy, so a function that writes into one of them
+(``lengths -= 1``) would otherwise change the first call's cache again and be
+told it reuses its result, instead of that it changed its input.
 """
 
 from __future__ import annotations
@@ -25,7 +32,6 @@ from autograder.suites.core import (
     Exercise,
     Mistake,
     call_backward,
-    call_fresh,
     call_keeping_inputs,
     described,
 )
@@ -145,12 +151,18 @@ def _bow_cases(rng: np.random.Generator) -> list[Case]:
             "right-padded with id 0 (lengths 5, 2, 3)",
             case([[3, 1, 4, 1, 5], [2, 6, 0, 0, 0], [5, 3, 5, 0, 0]], [5, 2, 3], 7),
         ),
+        Case(
+            "right-padded with id 5, the last id, and 0 a real word (lengths 4, 2, 1)",
+            case([[0, 3, 0, 2], [4, 0, 5, 5], [2, 5, 5, 5]], [4, 2, 1], 6),
+        ),
         Case("everything random: 5 sentences of 1 to 8 words, 11 ids, padded with id 0", case(ids, lengths, V)),
     ]
 
 
 def _call_bow(fn, inputs, helpers):
-    counts = call_fresh(fn, "bag_of_words", inputs["ids"], inputs["mask"], inputs["vocab_size"])
+    counts = call_keeping_inputs(
+        fn, "bag_of_words", ids=inputs["ids"], mask=inputs["mask"], vocab_size=inputs["vocab_size"]
+    )
     if isinstance(counts, np.ndarray) and counts.dtype.kind in "iub":
         counts = counts.astype(np.float64)  # np.bincount gives integers: counts are counts either way
     return counts
@@ -180,6 +192,12 @@ BAG_OF_WORDS = Exercise(
             "np.bincount(ids[n][mask[n]], minlength=vocab_size) row by row",
         ),
         Mistake(
+            "pad_is_zero",
+            "the padding is found as id 0 (ids != 0, or the column of id 0 dropped) instead of by the mask: "
+            "a batch padded with another id gets counts of its pad, and a real word of id 0 is lost",
+            "let the mask say which steps are real, whatever the pad's id: count ids[n][mask[n]] for row n",
+        ),
+        Mistake(
             "normalized",
             "each row is divided by its length: frequencies, not counts",
             "return the raw counts; a row sums to the sentence's number of words",
@@ -198,8 +216,8 @@ BAG_OF_WORDS = Exercise(
 # --------------------------------------------------------------------------
 
 _FULL_ROWS_HINT = (
-    "here a row has T real steps, so its last real step is T - 1: an index of lengths instead of "
-    "lengths - 1 goes past the end of the time axis"
+    "if it is an IndexError past the end of the time axis: here a row has T real steps, so its last "
+    "real step is T - 1, and an index of lengths instead of lengths - 1 goes one step too far"
 )
 
 
@@ -240,7 +258,7 @@ def _last_cases(rng: np.random.Generator, upstream: bool = False) -> list[Case]:
 
 
 def _call_last_forward(fn, inputs, helpers):
-    return call_fresh(fn, "last_step_forward", inputs["h"], inputs["lengths"])
+    return call_keeping_inputs(fn, "last_step_forward", h=inputs["h"], lengths=inputs["lengths"])
 
 
 LAST_STEP_FORWARD = Exercise(
@@ -387,7 +405,7 @@ def _mean_cases(rng: np.random.Generator, upstream: bool = False) -> list[Case]:
 
 
 def _call_mean_forward(fn, inputs, helpers):
-    return call_fresh(fn, "masked_mean_forward", inputs["h"], inputs["mask"])
+    return call_keeping_inputs(fn, "masked_mean_forward", h=inputs["h"], mask=inputs["mask"])
 
 
 _MASK_AXIS = Mistake(
@@ -510,7 +528,7 @@ def _sce_cases(rng: np.random.Generator) -> list[Case]:
 
 
 def _call_sce(fn, inputs, helpers):
-    result = call_fresh(fn, "sigmoid_cross_entropy", inputs["logits"], inputs["y"])
+    result = call_keeping_inputs(fn, "sigmoid_cross_entropy", logits=inputs["logits"], y=inputs["y"])
     if not isinstance(result, (tuple, list)) or len(result) != 2:
         raise CallProblem(
             "returns", f"sigmoid_cross_entropy should return a tuple (loss, dlogits), got {described(result, returned=True)}"
@@ -549,6 +567,13 @@ SIGMOID_CROSS_ENTROPY = Exercise(
             "clipped_probs",
             "the probabilities are clipped (to about [1e-7, 1 - 1e-7]) before the log: finite, but an "
             "example at z = 1000 on the wrong side costs about 16 instead of 1000",
+            "compute the loss from the logit itself, max(z, 0) - z * y + log1p(exp(-|z|)), which needs no clipping",
+        ),
+        Mistake(
+            "clipped_probs_1e15",
+            "the probabilities are clipped to [1e-15, 1 - 1e-15] before the log (the eps of many "
+            "from-scratch losses): finite, but an example at z = 1000 on the wrong side costs about 35 "
+            "instead of 1000",
             "compute the loss from the logit itself, max(z, 0) - z * y + log1p(exp(-|z|)), which needs no clipping",
         ),
         Mistake(

@@ -262,6 +262,13 @@ TEACHER_FORCED_LOSS = Exercise(
             "divide by np.sum(mask), the number of steps that count",
         ),
         Mistake(
+            "divided_by_rows",
+            "the masked sum is divided by the number of sequences N: a loss per sequence (as CS231n's "
+            "temporal_softmax_loss has it), not the mean over the counted steps",
+            "divide by np.sum(mask), the number of steps that count, not by N: every counted step of the "
+            "batch weighs the same",
+        ),
+        Mistake(
             "summed",
             "the loss is the sum over the counted steps, not their mean",
             "divide the masked sum by np.sum(mask)",
@@ -435,6 +442,12 @@ GREEDY_DECODE = Exercise(
             "keep the state the step returns and pass it to the next call: scores, h = step(prev, h)",
         ),
         Mistake(
+            "starts_from_pad",
+            "the first step is given PAD (a column of zeros) instead of START",
+            "the decoder's first input is START: prev = np.full(N, START) (np.zeros(N, dtype=int) is a column "
+            "of PAD, the id 0)",
+        ),
+        Mistake(
             "start_in_output",
             "the output starts with START: each step stores the id it was given, not the id it predicted",
             "store the prediction of step t in ids[:, t]; START is only the first input, never an output",
@@ -522,6 +535,21 @@ ADDITIVE_ATTENTION_FORWARD = Exercise(
             "the weights are multiplied by the mask after the softmax: padding gets 0, but the weights no "
             "longer sum to 1",
             "mask the scores before the softmax (-inf where mask is False), then normalise",
+        ),
+        Mistake(
+            "padding_scores_zero",
+            "the scores of padding are set to 0 (e * mask, or np.where(mask, e, 0)) instead of -inf: exp(0) is "
+            "1, so padding still gets weight",
+            "a score of 0 is a score like any other; only -inf gives a weight of exactly 0: "
+            "np.where(mask[:, None, :], e, -np.inf) before the softmax",
+        ),
+        Mistake(
+            "mask_inverted",
+            "the mask is read the other way round (True taken as padding, as PyTorch's key_padding_mask has "
+            "it): the real positions are hidden and the padding attended; a row without padding has nothing "
+            "left to attend to, and its weights are NaN (0 / 0)",
+            "in this course a mask is True where a position counts (NOTATION.md): keep the scores where mask "
+            "is True, np.where(mask[:, None, :], e, -np.inf)",
         ),
         Mistake(
             "no_tanh",
@@ -723,17 +751,30 @@ def _dot_cases(rng: np.random.Generator, upstream: bool = False) -> list[Case]:
     random_mask = rng.random((N, T, S)) < 0.6
     allowed = rng.integers(S, size=(N, T))  # one key each query may always see
     random_mask[np.arange(N)[:, None], np.arange(T), allowed] = True
+    padded = Case(
+        "a padding mask, the same for every query: 2 rows of 4 and 2 keys, T = 3 queries, d = 4",
+        _dot_inputs(rng, padding, 4, 5, upstream=upstream),
+        hint="here T != S (3 queries, 4 keys): a crash usually means a product whose factors need a transpose, "
+        + (
+            "e.g. dK = dscores.transpose(0, 2, 1) @ Q and dV = alpha.transpose(0, 2, 1) @ dout"
+            if upstream
+            else "e.g. the scores are Q @ K.transpose(0, 2, 1)"
+        ),
+    )
+    causal_case = Case(
+        "causal self-attention (T = S = 4): query t may see keys 0 .. t, d = 4",
+        _dot_inputs(rng, causal, 4, 5, upstream=upstream),
+    )
+    # The forward pass meets the padding case first: there every query sees two keys or more, so a
+    # mistake in the scores (their scale, the mask) changes every query's output. In the causal case
+    # query 0 sees key 0 alone, with weight 1 whatever its score, and such a mistake would be right at
+    # t = 0 only, which the generic message reads as a loop that stops early. The backward pass meets
+    # the causal case first: with T = S a missing transpose gives wrong values, which name the mistake;
+    # with T != S first it would crash, and every product that does not fit raises the same message
+    # (dV = alpha @ dout would be taken for dK = dscores @ Q).
+    first = [causal_case, padded] if upstream else [padded, causal_case]
     return [
-        Case(
-            "causal self-attention (T = S = 4): query t may see keys 0 .. t, d = 4",
-            _dot_inputs(rng, causal, 4, 5, upstream=upstream),
-        ),
-        Case(
-            "a padding mask, the same for every query: 2 rows of 4 and 2 keys, T = 3 queries, d = 4",
-            _dot_inputs(rng, padding, 4, 5, upstream=upstream),
-            hint="the first case with T != S (3 queries, 4 keys): a crash here usually means a product whose "
-            "factors need a transpose, e.g. the keys' gradient is dscores.transpose(0, 2, 1) @ Q",
-        ),
+        *first,
         Case(
             "everything random: a random mask, N = 3, T of 2 to 4 queries, S of 5 or 6 keys, d = 9, d_v = 2",
             _dot_inputs(rng, random_mask, 9, 2, upstream=upstream),
@@ -775,6 +816,21 @@ SCALED_DOT_ATTENTION_FORWARD = Exercise(
             "the weights are multiplied by the mask after the softmax: masked keys get 0, but the rows no "
             "longer sum to 1",
             "mask the scores before the softmax (-inf where mask is False), then normalise",
+        ),
+        Mistake(
+            "masked_scores_zero",
+            "the masked scores are set to 0 (scores * mask, or np.where(mask, scores, 0)) instead of -inf: "
+            "exp(0) is 1, so masked keys still get weight",
+            "a score of 0 is a score like any other; only -inf gives a weight of exactly 0: "
+            "np.where(mask, scores, -np.inf) before the softmax",
+        ),
+        Mistake(
+            "mask_inverted",
+            "the mask is read the other way round (True taken as a key to hide, as the boolean masks of "
+            "PyTorch's nn.MultiheadAttention have it): the allowed keys are hidden and the others attended; a "
+            "query that may see every key has nothing left, and its weights are NaN (0 / 0)",
+            "in this course a mask is True where a query may attend (NOTATION.md): keep the scores where mask "
+            "is True, np.where(mask, scores, -np.inf)",
         ),
         Mistake(
             "mask_ignored",
@@ -841,6 +897,12 @@ SCALED_DOT_ATTENTION_BACKWARD = Exercise(
             "dK = dscores @ Q: the transpose of the scores' gradient is missing",
             "scores[n, t, s] = Q[n, t] . K[n, s] / sqrt(d), so dK = dscores.transpose(0, 2, 1) @ Q, shape "
             "(N, S, d); with T = S the shapes agree and only the values tell",
+        ),
+        Mistake(
+            "dV_not_transposed",
+            "dV = alpha @ dout: the transpose of the weights is missing",
+            "out[n, t] = sum over s of alpha[n, t, s] V[n, s], so dV = alpha.transpose(0, 2, 1) @ dout, shape "
+            "(N, S, d_v); with T = S the shapes agree and only the values tell",
         ),
     ),
 )

@@ -22,7 +22,7 @@ from autograder.reference import MISTAKES, REFERENCE
 from autograder.reference import lesson06 as ref
 from autograder.suites import lesson_exercises
 from autograder.suites.core import diagnose, outputs_match
-from autograder.suites.lesson06 import REORDERED, REPEAT_REFUSED
+from autograder.suites.lesson06 import FLOAT_FOLDS, NOT_AN_ARRAY, REORDERED, REPEAT_REFUSED
 
 LESSON = "06_time_series"
 ROOT = Path(__file__).resolve().parents[2]
@@ -180,7 +180,8 @@ def test_a_strict_order_check_is_named_whatever_its_message():
 
 
 def test_an_unsorted_check_with_another_error_is_flagged_2():
-    """Refusing unsorted times with an error other than ValueError is reported as such (flag 2)."""
+    """Refusing unsorted times with an error other than ValueError is reported as such (flag 2), and
+    named, whatever the learner's own message says."""
 
     def resample_to_grid(times, values, start, step, n_steps):
         assert np.all(np.diff(times) >= 0), "unsorted"
@@ -188,6 +189,7 @@ def test_an_unsorted_check_with_another_error_is_flagged_2():
 
     result = _evaluate("resample_to_grid", resample_to_grid)
     assert result["status"] == "fail" and "expected 0, got 2" in result["message"]
+    assert [m.key for m in result["mistakes"]] == ["unsorted_other_error"]
 
 
 def test_a_shuffled_split_is_named_whatever_it_shuffles_with():
@@ -243,9 +245,25 @@ def test_a_result_the_next_call_overwrites_is_caught(name):
     assert result["status"] == "fail" and f"{name}'s result changed when {name} was called again" in result["message"]
 
 
+def test_folds_of_any_integer_dtype_pass_and_float_folds_are_told_why_not():
+    """"An integer array" is any integer dtype (int32 passes); folds of floats (np.zeros fills floats)
+    get a message that says they are indices, not "keep the dtype of the inputs"."""
+
+    def int32(*args):
+        return ref.rolling_origin_folds(*args).astype(np.int32)
+
+    def floats(*args):
+        return ref.rolling_origin_folds(*args).astype(np.float64)
+
+    assert _evaluate("rolling_origin_folds", int32)["status"] == "pass"
+    result = _evaluate("rolling_origin_folds", floats)
+    assert result["status"] == "fail" and FLOAT_FOLDS.format(dtype="float64") in result["message"]
+
+
 def test_the_one_step_model_takes_any_array_of_window_values_and_says_what_else_is_wrong():
     """predict_one accepts the window as (window,), (1, window) or (1, window, 1); a window of the
-    wrong length gets an error saying what it takes."""
+    wrong length gets an error saying what it takes, and a window that is not an array (a tuple here;
+    a list is the catalogued mistake) is refused, as the notebook's network models refuse it."""
     exercise = EXERCISES["iterated_forecast"]
     window = load_fixture(exercise)[0][0].inputs["window"]
 
@@ -255,9 +273,14 @@ def test_the_one_step_model_takes_any_array_of_window_values_and_says_what_else_
     def too_long(predict_one, series, origin, window, horizon):
         return ref.iterated_forecast(predict_one, series, origin, window + 1, horizon)
 
+    def as_tuple(predict_one, series, origin, window, horizon):
+        return ref.iterated_forecast(lambda r: predict_one(tuple(r)), series, origin, window, horizon)
+
     assert _evaluate("iterated_forecast", reshaped)["status"] == "pass"
     result = _evaluate("iterated_forecast", too_long)
     assert result["status"] == "error" and f"predict_one takes the last {window} values" in result["message"]
+    result = _evaluate("iterated_forecast", as_tuple)
+    assert result["status"] == "fail" and NOT_AN_ARRAY.format(kind="tuple") in result["message"]
 
 
 # --------------------------------------------------------------------------

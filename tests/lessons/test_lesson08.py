@@ -9,6 +9,7 @@ counterbalanced pair has the same words and opposite labels; and the solution no
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -131,6 +132,9 @@ def _sign_of_clause(words, valence):
 def _label_by_the_rules(words, valence):
     """The label the grammar of make_sentiment_sentences gives, read off the words alone."""
     text = " ".join(words)
+    for joint in (" , although ", " , even though ", " , though "):
+        if joint in text:  # the clause before the concession decides
+            return _sign_of_clause(text.split(joint)[0].split(), valence) > 0
     if " , but " in text:
         return _sign_of_clause(text.split(" , but ")[1].split(), valence) > 0
     if " and " in text:
@@ -144,7 +148,8 @@ def _label_by_the_rules(words, valence):
 
 def test_generated_labels_follow_the_stated_grammar():
     """Every sentence's label is what its words say by the rules the docstring states ("not" flips a clause,
-    ", but" takes the second clause, "and" joins clauses that agree, "not A , it was B" takes B)."""
+    ", but" takes the second clause, "and" joins clauses that agree, "not A , it was B" takes B, ", although"
+    and ", (even) though" take the first clause)."""
     valence = data.load_film_adjectives()
     generated = data.make_sentiment_sentences(2000, seed=4)
     for words, label in zip(generated["sentences"], generated["labels"]):
@@ -164,6 +169,31 @@ def test_counterbalanced_pairs_have_the_same_words_and_opposite_labels():
         assert Counter(generated["sentences"][a]) == Counter(generated["sentences"][b])
         assert generated["labels"][a] != generated["labels"][b]
         assert generated["test"][a] == generated["test"][b]
+
+
+def test_although_pairs_defeat_reading_only_the_last_clause():
+    """All six kinds of pair occur; in the two "although" kinds the first clause decides and the two clauses of
+    each sentence have opposite signs, so the last clause alone gives the wrong label on every such sentence;
+    in the four other kinds the last clause alone gives the right one."""
+    valence = data.load_film_adjectives()
+    generated = data.make_sentiment_sentences(1200, seed=10)
+    forms = np.array(generated["form"])
+    kinds = {f for f in forms if f.startswith("pair:")}
+    assert kinds == {"pair:but-swap", "pair:not-swap-but", "pair:not-swap-and", "pair:not-it-was",
+                     "pair:although-swap", "pair:not-swap-although"}
+    assert "although" in set(forms)
+    for words, label, form in zip(generated["sentences"], generated["labels"], forms):
+        if not form.startswith("pair:"):
+            continue
+        text = " ".join(words)
+        last_clause = re.split(r" , (?:but|although|even though|though|it was) | and ", text)[-1]
+        last = _sign_of_clause(last_clause.split(), valence)
+        if "although" in form:
+            assert re.search(r" , (although|even though|though) ", text), text
+            first = _sign_of_clause(re.split(r" , (?:although|even though|though) ", text)[0].split(), valence)
+            assert first == -last and (first > 0) == bool(label), text
+        else:
+            assert (last > 0) == bool(label), text
 
 
 def test_bag_of_words_scores_exactly_half_of_the_pairs():
@@ -266,3 +296,26 @@ def test_a_mask_that_assumes_pad_id_zero_fails_on_the_case_that_pads_with_7():
 
     result = _check("pad_batch", mask_from_zero)
     assert result["status"] == "fail" and "pad_id = 7" in result["case"] and "mask" in result["message"]
+
+
+def test_a_write_into_an_integer_input_is_named_as_such():
+    """A forward that writes into its lengths (lengths -= 1) and keeps them in its cache, or a bag of words
+    that overwrites the pads of its ids, is told it changed that input, not that it reuses its result
+    (the decoy call gets copies of the integer arguments, which it does not flip)."""
+
+    def lengths_in_place(h, lengths):
+        cache = (h.shape, lengths)
+        lengths -= 1
+        return h[np.arange(h.shape[0]), lengths], cache
+
+    def pads_overwritten(ids, mask, vocab_size):
+        ids[~mask] = 0  # harmless for pads of id 0: the case padded with id 5 shows it
+        counts = np.zeros((ids.shape[0], vocab_size))
+        np.add.at(counts, (np.arange(ids.shape[0])[:, None], ids), mask.astype(float))
+        return counts
+
+    for name, fn, arg in (("last_step_forward", lengths_in_place, "lengths"), ("bag_of_words", pads_overwritten, "ids")):
+        result = _check(name, fn)
+        assert result["status"] == "fail"
+        assert f"input {arg} was modified in place" in result["message"], result["message"]
+        assert "reuses" not in result["message"]

@@ -179,6 +179,29 @@ def test_greedy_decode_fed_float_ids_is_told_why():
     assert "prev_ids must be a 1-D array of integer ids" in result["message"]
 
 
+@pytest.mark.parametrize(
+    "key", ["no_scaling", "scaled_by_d", "mask_ignored", "mask_multiplied_after_softmax", "masked_scores_zero"]
+)
+def test_scaled_dot_forward_mistakes_in_the_scores_are_not_told_as_a_loop(key):
+    """A mistake in the scores of scaled_dot_attention_forward (their scale, the mask) fails first on a case
+    where it changes every query, so the message names it and does not read axis 1 (the queries) as the
+    steps of a loop that stops early: in the causal case query 0 sees key 0 alone, right whatever its score."""
+    result = _evaluate("scaled_dot_attention_forward", MISTAKES["scaled_dot_attention_forward"][key])
+    assert result["status"] == "fail"
+    assert "loop" not in result["message"] and "time step" not in result["message"], result["message"]
+
+
+def test_scaled_dot_backward_transposes_are_named_apart():
+    """dK = dscores @ Q and dV = alpha @ dout both crash on the padding case (T != S) with the same
+    error; the causal case (T = S) comes first in the backward pass, where their values differ, so each
+    is named as itself."""
+    exercise = EXERCISES["scaled_dot_attention_backward"]
+    for key, other in (("dK_not_transposed", "dV_not_transposed"), ("dV_not_transposed", "dK_not_transposed")):
+        message = _evaluate("scaled_dot_attention_backward", MISTAKES[exercise.name][key])["message"]
+        assert exercise.mistake(key).what in message
+        assert exercise.mistake(other).what not in message
+
+
 def test_loss_returned_as_a_python_float_or_numpy_scalar_passes():
     """teacher_forced_loss may return the loss as a float, a NumPy scalar or a 0-d array."""
     for wrap in (float, np.float64, np.asarray):
