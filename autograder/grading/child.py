@@ -331,16 +331,26 @@ def drop_privileges(cfg: dict) -> dict:
     return {"session_keyring": fresh_session_keyring(), "key_syscalls_denied": deny_key_syscalls()}
 
 
-def probe(work: str) -> None:
-    """``child.py --probe WORK``: build the sandbox in an empty folder and exit 0, or print why not
-    and exit 1. The parent runs it once per run to choose between this sandbox and the uid-only one."""
+def probe(work: str, sys_path: list) -> None:
+    """``child.py --probe WORK SYS_PATH_JSON``: build the sandbox in an empty folder with the Python
+    folders children get, import NumPy inside it, and exit 0, or print why not and exit 1. The parent
+    runs it once per run to choose between this sandbox and the uid-only one: a root in which NumPy
+    cannot be found (a site-packages made of relative links that leave it, say) would give every
+    student 0, so it counts as a root that cannot be built."""
     try:
         enter_namespaces()
         os.chdir(work)
         os.makedirs("scratch", exist_ok=True)
-        isolate({"isolate": True, "sys_path": [], "hide": [], "tmp_mb": 1})
+        paths = isolate({"isolate": True, "sys_path": sys_path, "hide": [], "tmp_mb": 1})
     except OSError as exc:
         print(exc, file=sys.stderr)
+        os._exit(1)
+    sys.path[:] = [paths["work"], *paths["sys_path"]]
+    remap_packages(sys_path, paths["sys_path"])
+    try:
+        import numpy  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 (any failure means the same: children could not run)
+        print(f"NumPy cannot be imported in the child's own root ({type(exc).__name__}: {exc})", file=sys.stderr)
         os._exit(1)
     os._exit(0)
 
@@ -642,7 +652,7 @@ def remap_packages(old: list, new: list) -> None:
 
 def main() -> None:
     if sys.argv[1] == "--probe":
-        probe(sys.argv[2])
+        probe(sys.argv[2], json.loads(sys.argv[3]) if len(sys.argv) > 3 else [])
     fd_in, fd_out = int(sys.argv[1]), int(sys.argv[2])
     channel = Channel(fd_in, fd_out)
     cfg = channel.receive()  # the first line: no file for student code to find it in

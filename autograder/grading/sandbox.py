@@ -111,7 +111,7 @@ def namespaces_work() -> bool:
     work = tempfile.mkdtemp(prefix=f"rnngrade-{os.getpid()}-probe-")
     try:
         done = subprocess.run(
-            [sys.executable, "-I", "-S", "-B", str(CHILD_SCRIPT), "--probe", work],
+            [sys.executable, "-I", "-S", "-B", str(CHILD_SCRIPT), "--probe", work, json.dumps(child_sys_path())],
             env=_base_env(), stdin=subprocess.DEVNULL, capture_output=True, timeout=30, check=False,
         )
         ok = done.returncode == 0

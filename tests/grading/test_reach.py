@@ -657,3 +657,18 @@ def test_reaching_the_checks_without_naming_them_is_read_by_hand(lesson, runner,
     assert "read by hand (solution code that refers to the course's autograder package): attacker" in record.score_table([result])
     honest = grade_notebook(lesson, runner, notebook_with(lesson))
     assert honest.notes == [] and "read by hand" not in record.score_table([honest])
+
+
+@needs_isolation
+def test_a_root_in_which_numpy_cannot_be_found_is_refused_by_the_probe(monkeypatch):
+    """The probe builds the child's root with the Python folders children get and imports NumPy in it:
+    a root where NumPy is missing (links that lead out of site-packages, say) would give every student 0,
+    so the run must fall back to the uid-only sandbox and say why, not grade in it."""
+    from autograder.grading import sandbox
+
+    monkeypatch.delenv("RNNGRADE_NO_NAMESPACES", raising=False)
+    assert sandbox.namespaces_work(), sandbox.namespace_problem()
+    stdlib_only = [p for p in sandbox.child_sys_path() if "site-packages" not in p and "dist-packages" not in p]
+    monkeypatch.setattr(sandbox, "child_sys_path", lambda: stdlib_only)
+    assert not sandbox.namespaces_work()
+    assert "NumPy cannot be imported in the child's own root" in sandbox.namespace_problem()
