@@ -15,6 +15,7 @@ from pathlib import Path
 
 import nbformat
 import numpy as np
+from gradients import rel_error as _rel_error
 
 from autograder.checks.runner import evaluate, load_fixture
 from autograder.reference import MISTAKES, REFERENCE
@@ -207,10 +208,6 @@ def test_wrong_forward_is_reported_first():
 # --------------------------------------------------------------------------
 # Reference properties
 # --------------------------------------------------------------------------
-
-
-def _rel_error(a, b):
-    return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-12)
 
 
 def test_step_backward_matches_numerical_gradients():

@@ -15,6 +15,8 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+from gradients import numerical_grad as _numerical_grad
+from gradients import rel_error as _rel_error
 
 from autograder.checks.runner import evaluate, load_fixture
 from autograder.reference import lesson04 as ref
@@ -80,26 +82,6 @@ def test_step_backward_slip_is_narrowed_to_its_block(block, cols, gru_slip_in_bl
 # --------------------------------------------------------------------------
 # Numerical gradients
 # --------------------------------------------------------------------------
-
-
-def _numerical_grad(f, array, eps=1e-6):
-    grad = np.zeros_like(array)
-    it = np.nditer(array, flags=["multi_index"])
-    for _ in it:
-        i = it.multi_index
-        old = array[i]
-        array[i] = old + eps
-        plus = f()
-        array[i] = old - eps
-        minus = f()
-        array[i] = old
-        grad[i] = (plus - minus) / (2 * eps)
-    return grad
-
-
-def _rel_error(a, b):
-    """Relative error of the whole array, ||a - b|| / (||a|| + ||b||)."""
-    return np.linalg.norm(a - b) / max(1e-12, np.linalg.norm(a) + np.linalg.norm(b))
 
 
 def test_step_backward_matches_numerical_gradient():

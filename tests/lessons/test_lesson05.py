@@ -13,6 +13,8 @@ from pathlib import Path
 
 import nbformat
 import numpy as np
+from gradients import numerical_grad as _numerical_grad
+from gradients import rel_error as _rel_error
 
 from autograder.checks.runner import evaluate, load_fixture
 from autograder.reference import REFERENCE
@@ -104,24 +106,6 @@ def test_code_that_squeezes_the_batch_axis_fails_the_one_sequence_cases():
 # --------------------------------------------------------------------------
 # Numerical gradients
 # --------------------------------------------------------------------------
-
-
-def _numerical_grad(f, array, eps=1e-6):
-    grad = np.zeros_like(array)
-    for i in np.ndindex(array.shape):
-        old = array[i]
-        array[i] = old + eps
-        plus = f()
-        array[i] = old - eps
-        minus = f()
-        array[i] = old
-        grad[i] = (plus - minus) / (2 * eps)
-    return grad
-
-
-def _rel_error(a, b):
-    """Relative error of the whole array, ||a - b|| / (||a|| + ||b||)."""
-    return np.linalg.norm(a - b) / max(1e-12, np.linalg.norm(a) + np.linalg.norm(b))
 
 
 def _layer(rng, D, H):

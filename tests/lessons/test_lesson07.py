@@ -17,6 +17,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+from gradients import numerical_grad as _numerical_grad
 
 from autograder.checks.runner import evaluate, load_fixture
 from autograder.reference import REFERENCE
@@ -33,19 +34,6 @@ def _evaluate(name, fn, helpers=None):
     exercise = EXERCISES[name]
     helpers = {k: REFERENCE[k] for k in exercise.needs} if helpers is None else helpers
     return evaluate(exercise, fn, *load_fixture(exercise), helpers)
-
-
-def _numerical_grad(f, array, eps=1e-6):
-    grad = np.zeros_like(array)
-    for i in np.ndindex(array.shape):
-        old = array[i]
-        array[i] = old + eps
-        plus = f()
-        array[i] = old - eps
-        minus = f()
-        array[i] = old
-        grad[i] = (plus - minus) / (2 * eps)
-    return grad
 
 
 # --------------------------------------------------------------------------

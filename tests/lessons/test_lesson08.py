@@ -16,6 +16,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+from gradients import numerical_grad as _numerical_grad
 
 from autograder.checks.runner import evaluate, load_fixture
 from autograder.reference import lesson08 as ref
@@ -25,19 +26,6 @@ from rnncourse import data
 LESSON = "08_sentiment"
 ROOT = Path(__file__).resolve().parents[2]
 EXERCISES = lesson_exercises(LESSON)
-
-
-def _numerical_grad(f, array, eps=1e-6):
-    grad = np.zeros_like(array)
-    for i in np.ndindex(array.shape):
-        old = array[i]
-        array[i] = old + eps
-        plus = f()
-        array[i] = old - eps
-        minus = f()
-        array[i] = old
-        grad[i] = (plus - minus) / (2 * eps)
-    return grad
 
 
 def _padded_states(rng, lengths, T=6, H=3):
