@@ -8,7 +8,9 @@ the course's grader, a written answer scored by hand that a regrade keeps graded
 ``nbgrader generate_feedback``, ``release_feedback`` and ``export``.
 
 Students run as the instructor's own user (root here) and, where the tests run as root,
-as a plain user made with ``useradd``: that is where the exchange's permissions matter.
+as a plain user made with ``useradd``: that is where the exchange's permissions matter. That walk
+is in ``test_instructor_guide_plain_user.py``, so that pytest-xdist (``--dist loadfile``) runs the two
+walks, minutes each, side by side.
 """
 
 from __future__ import annotations
@@ -200,9 +202,3 @@ def test_instructor_guide_round_trip_with_students_as_the_instructors_user(base,
     and fetch feedback, export: everyone as one user."""
     _walk(base, lesson, None, sys.executable)
 
-
-@pytest.mark.slow
-def test_instructor_guide_round_trip_with_students_as_a_plain_user(base, lesson, plain_user):
-    """The same walk with the student as a plain user: the exchange's permissions are exercised."""
-    user, python = plain_user
-    _walk(base, lesson, user, python)
